@@ -1,0 +1,216 @@
+"""The actuator service: watches pools and desired counts in KV, and converges the agent processes on
+this host to them; restarts crashed agents with backoff; reaps every child; drains all agents on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+import time
+from contextlib import suppress
+
+import structlog
+from nats.aio.client import Client
+
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.connection import service_connection
+from agentscaler.shared.bus.events import publish
+from agentscaler.shared.bus.jetstream import bucket, mirror
+from agentscaler.shared.bus.rpc import request
+from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.messages.agents import AgentList, AgentsQuery, Exited, Spawned
+from agentscaler.shared.messages.pools import DesiredState, PoolConfig
+from agentscaler.shared.telemetry.tracing import current_traceparent, parent_from_traceparent, span
+
+from .plan import ProcView, backoff, choose_victims, plan
+from .processes import AgentProcess, spawn
+from .settings import ActuatorSettings
+
+log = structlog.get_logger()
+
+
+async def run(settings: ActuatorSettings, stop: asyncio.Event) -> None:
+    async with service_connection(settings.nats_url, f"actuator@{settings.host}", stop) as nc:
+        if nc is None:
+            return
+        with structlog.contextvars.bound_contextvars(service="actuator", host=settings.host):
+            await Actuator(settings, nc).run(stop)
+
+
+class Actuator:
+    def __init__(self, settings: ActuatorSettings, nc: Client) -> None:
+        self.s = settings
+        self.nc = nc
+        self.pools: dict[str, PoolConfig] = {}
+        self.desired: dict[str, DesiredState] = {}
+        self.procs: dict[str, AgentProcess] = {}
+        self.crashes: dict[str, int] = {}
+        self.not_before: dict[str, float] = {}
+        self.wake = asyncio.Event()
+        self._token = secrets.token_hex(2)
+        self._seq = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        js = self.nc.jetstream()
+        watchers = [
+            asyncio.create_task(mirror(await bucket(js, subjects.POOLS_BUCKET), PoolConfig, self.pools, self.wake.set)),
+            asyncio.create_task(
+                mirror(await bucket(js, subjects.DESIRED_BUCKET), DesiredState, self.desired, self.wake.set)
+            ),
+        ]
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGCHLD, self.wake.set)
+        log.info("actuator ready")
+        try:
+            while not stop.is_set():
+                await self._reconcile()
+                await self._wait(stop)
+        finally:
+            loop.remove_signal_handler(signal.SIGCHLD)
+            for task in watchers:
+                task.cancel()
+            await self._drain_all()
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        woken = asyncio.create_task(self.wake.wait())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({woken, stopped}, timeout=self.s.reconcile_interval, return_when=asyncio.FIRST_COMPLETED)
+        woken.cancel()
+        stopped.cancel()
+        self.wake.clear()
+
+    def _managed(self, pool: str) -> bool:
+        return pool in self.pools and (not self.s.pools or pool in self.s.pools)
+
+    async def _reconcile(self) -> None:
+        now = time.time()
+        await self._reap(now)
+        for proc in self.procs.values():
+            if proc.drain_deadline is not None and now > proc.drain_deadline:
+                log.warning("agent missed its drain deadline; killing it", agent=proc.agent_id, pool=proc.pool)
+                proc.kill()
+        desired = {p: d.desired for p, d in self.desired.items() if self._managed(p)}
+        views = [ProcView(p.agent_id, p.pool, p.started_at, p.draining) for p in self.procs.values()]
+        todo = plan(desired, views, now=now, not_before=self.not_before, spawn_batch=self.s.spawn_batch)
+        for pool, count in todo.spawn.items():
+            await self._spawn(pool, count, now)
+        if todo.excess:
+            views = await self._with_registry_states(views)
+            for pool, count in todo.excess.items():
+                await self._drain(pool, choose_victims(views, pool, count), now)
+
+    async def _spawn(self, pool: str, count: int, now: float) -> None:
+        config = self.pools[pool]
+        state = self.desired[pool]
+        with (
+            structlog.contextvars.bound_contextvars(pool=pool),
+            span(
+                "reconcile spawn",
+                parent=parent_from_traceparent(state.traceparent),
+                attributes={"pool": pool, "count": count},
+            ),
+        ):
+            traceparent = current_traceparent()
+            for _ in range(count):
+                self._seq += 1
+                agent_id = f"{pool}-{self.s.host}-{self._token}-{self._seq}"
+                try:
+                    proc = spawn(self.s, config, agent_id, traceparent, now)
+                except OSError as exc:
+                    log.error("cannot start agent", error=str(exc))
+                    self._note_crash(pool, now)
+                    return
+                self.procs[agent_id] = proc
+                await publish(
+                    self.nc,
+                    subjects.agent_event_subject("spawned"),
+                    Spawned(agent_id=agent_id, pool=pool, host=self.s.host, pid=proc.pid, at=now),
+                )
+            log.info("started agents", count=count, desired=state.desired)
+
+    async def _drain(self, pool: str, victims: list[str], now: float) -> None:
+        deadline = now + self.pools[pool].drain_timeout if pool in self.pools else now
+        for agent_id in victims:
+            self.procs[agent_id].drain(deadline)
+        if victims:
+            log.info("draining agents", pool=pool, count=len(victims), agents=victims[:10])
+
+    async def _with_registry_states(self, views: list[ProcView]) -> list[ProcView]:
+        try:
+            reply: AgentList = await request(
+                self.nc, subjects.REGISTRY_QUERY, AgentsQuery(host=self.s.host), AgentList, timeout=2.0, what="registry"
+            )
+        except AgentscalerError as exc:
+            log.warning("registry unavailable; draining newest agents first", error=str(exc))
+            return views
+        known = {a.agent_id: a for a in reply.agents}
+        out = []
+        for v in views:
+            rec = known.get(v.agent_id)
+            out.append(
+                ProcView(
+                    v.agent_id,
+                    v.pool,
+                    v.started_at,
+                    v.draining,
+                    rec.state if rec else None,
+                    rec.busy_since if rec else 0.0,
+                )
+            )
+        return out
+
+    async def _reap(self, now: float) -> None:
+        for agent_id, proc in list(self.procs.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            del self.procs[agent_id]
+            drained = proc.draining
+            with structlog.contextvars.bound_contextvars(agent=agent_id, pool=proc.pool):
+                if drained and code == 0:
+                    log.info("agent exited after draining")
+                else:
+                    log.warning("agent exited unexpectedly", code=code, drained=drained)
+                if not drained and now - proc.started_at < self.s.min_uptime:
+                    self._note_crash(proc.pool, now)
+                elif not drained:
+                    self.crashes.pop(proc.pool, None)
+                await publish(
+                    self.nc,
+                    subjects.agent_event_subject("exited"),
+                    Exited(
+                        agent_id=agent_id,
+                        pool=proc.pool,
+                        host=self.s.host,
+                        pid=proc.pid,
+                        code=code,
+                        drained=drained,
+                        at=now,
+                    ),
+                )
+
+    def _note_crash(self, pool: str, now: float) -> None:
+        self.crashes[pool] = self.crashes.get(pool, 0) + 1
+        delay = backoff(self.crashes[pool], self.s.max_backoff)
+        self.not_before[pool] = now + delay
+        log.warning("agents of pool keep failing; backing off", pool=pool, crashes=self.crashes[pool], delay=delay)
+
+    async def _drain_all(self) -> None:
+        """Stop: every agent finishes its task (up to its pool's drain timeout), then exits."""
+        if not self.procs:
+            return
+        now = time.time()
+        log.info("draining all agents before stopping", count=len(self.procs))
+        for proc in self.procs.values():
+            timeout = self.pools[proc.pool].drain_timeout if proc.pool in self.pools else 10.0
+            proc.drain(now + timeout)
+        while self.procs:
+            now = time.time()
+            await self._reap(now)
+            for proc in self.procs.values():
+                if proc.drain_deadline is not None and now > proc.drain_deadline:
+                    proc.kill()
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), 0.1)
+            self.wake.clear()
+        log.info("all agents stopped")

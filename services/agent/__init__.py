@@ -1,0 +1,2 @@
+"""The agent runtime: the process being scaled. It pulls tasks from its pool's work queue, runs the pool's
+handler, stores results, and drains cleanly on SIGTERM."""

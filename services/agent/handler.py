@@ -1,0 +1,32 @@
+"""Loading a pool's task handler from ``module:function``."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+class HandlerError(ValueError):
+    """The handler named in the pool's config cannot be used."""
+
+
+def load_handler(spec: str) -> Handler:
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise HandlerError(f"handler {spec!r} must be 'module:function', e.g. 'myagents.tasks:run'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise HandlerError(f"cannot import handler module {module_name!r}: {exc}") from exc
+    target: Any = module
+    for part in attr.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            raise HandlerError(f"module {module_name!r} has no attribute {attr!r}")
+    if not inspect.iscoroutinefunction(target):
+        raise HandlerError(f"handler {spec!r} must be an async function (async def ...(payload))")
+    return target  # type: ignore[no-any-return]

@@ -1,0 +1,222 @@
+"""The agent: register, pull and run tasks one at a time, heartbeat, and drain on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+from opentelemetry.trace import SpanKind
+
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.events import publish
+from agentscaler.shared.bus.jetstream import bucket, get_struct
+from agentscaler.shared.bus.rpc import request
+from agentscaler.shared.codec import BadMessage, decode, encode
+from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.messages.agents import Ack, AgentState, Deregister, Heartbeat, Register
+from agentscaler.shared.messages.tasks import TaskEnvelope, TaskResult
+from agentscaler.shared.supervisor import wait_or_stop
+from agentscaler.shared.telemetry.tracing import current_traceparent, span
+
+from .handler import Handler
+from .puller import Puller, PullFailed
+from .settings import AgentSettings
+
+log = structlog.get_logger()
+
+
+class Agent:
+    def __init__(self, settings: AgentSettings, nc: Client, handler: Handler, results: KeyValue) -> None:
+        self.s = settings
+        self.nc = nc
+        self.handler = handler
+        self.results = results
+        self.state: AgentState = "ready"
+        self.busy_since = 0.0
+        self.completed = 0
+        self.failed = 0
+        self.started_at = time.time()
+        self.puller = Puller(nc, subjects.task_stream(settings.pool), subjects.TASK_CONSUMER)
+
+    @classmethod
+    async def connect(cls, settings: AgentSettings, nc: Client, handler: Handler) -> Agent:
+        js = nc.jetstream()
+        try:
+            await js.consumer_info(subjects.task_stream(settings.pool), subjects.TASK_CONSUMER)
+        except Exception as exc:
+            raise AgentscalerError(
+                f"pool {settings.pool!r} has no task queue ({exc}); create the pool with `agentscaler pool set`"
+            ) from exc
+        return cls(settings, nc, handler, await bucket(js, subjects.RESULTS_BUCKET))
+
+    async def start(self) -> None:
+        """Open the pull inbox and register (call inside the start span, so the registration joins the
+        trace of the command that started this agent)."""
+        await self.puller.start()
+        await self._register()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop``; then finish the task in hand, hand back anything pulled, deregister."""
+        beats = asyncio.create_task(self._heartbeats(stop))
+        try:
+            await self._work(stop)
+        finally:
+            self.state = "draining"
+            returned = await self.puller.close()
+            beats.cancel()
+            await self._deregister()
+            log.info("agent drained", completed=self.completed, failed=self.failed, returned=returned)
+
+    async def _work(self, stop: asyncio.Event) -> None:
+        stopped = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                pull = asyncio.create_task(self.puller.next(self.s.pull_timeout))
+                await asyncio.wait({pull, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not pull.done():
+                    pull.cancel()
+                    break
+                try:
+                    msg = pull.result()
+                except PullFailed as exc:
+                    log.warning("pull failed; retrying", error=str(exc))
+                    await wait_or_stop(stop, 1.0)
+                    continue
+                if msg is not None:
+                    await self._handle(msg, stop)
+        finally:
+            stopped.cancel()
+
+    async def _handle(self, msg: Msg, stop: asyncio.Event) -> None:
+        meta = msg.metadata
+        attempt = meta.num_delivered or 1
+        try:
+            task = decode(TaskEnvelope, msg.data)
+        except BadMessage as exc:
+            task_id = (msg.headers or {}).get("Nats-Msg-Id") or f"seq-{meta.sequence.stream}"
+            log.warning("malformed task", task=task_id, error=str(exc))
+            await self._finish(msg, TaskResult(id=task_id, pool=self.s.pool, status="failed", error=str(exc)))
+            return
+        with (
+            structlog.contextvars.bound_contextvars(task=task.id, attempt=attempt),
+            span("run task", kind=SpanKind.CONSUMER, parent=msg.headers, attributes={"task.id": task.id}),
+        ):
+            key = subjects.result_key(self.s.pool, task.id)
+            if attempt > 1 and await get_struct(self.results, key, TaskResult) is not None:
+                log.info("task already finished; acking duplicate delivery")
+                await msg.ack()
+                return
+            if attempt > self.s.max_attempts:
+                error = f"gave up after {attempt - 1} deliveries (agents died or timed out)"
+                await self._finish(msg, self._result(task, attempt, time.time(), error=error))
+                return
+            await self._run(msg, task, attempt)
+
+    async def _run(self, msg: Msg, task: TaskEnvelope, attempt: int) -> None:
+        if self.state == "ready":
+            self.state = "busy"
+        started = self.busy_since = time.time()
+        keepalive = asyncio.create_task(self._keep_alive(msg))
+        try:
+            value = await self.handler(task.payload)
+            result = self._result(task, attempt, started, value=value)
+            encode(result)
+        except Exception as exc:  # the handler is user code: any failure is the task's, not the agent's
+            error = f"{type(exc).__name__}: {exc}"
+            if attempt < self.s.max_attempts:
+                log.warning("task failed; will retry", error=error)
+                await msg.nak(delay=min(2.0**attempt, 30.0))
+                return
+            result = self._result(task, attempt, started, error=error)
+        finally:
+            keepalive.cancel()
+            self.busy_since = 0.0
+            if self.state == "busy":
+                self.state = "ready"
+        await self._finish(msg, result)
+
+    def _result(
+        self, task: TaskEnvelope, attempt: int, started: float, *, value: object = None, error: str = ""
+    ) -> TaskResult:
+        return TaskResult(
+            id=task.id,
+            pool=task.pool,
+            status="failed" if error else "ok",
+            result=None if error else value,
+            error=error,
+            attempts=attempt,
+            agent_id=self.s.agent_id,
+            submitted_at=task.submitted_at,
+            started_at=started,
+            finished_at=time.time(),
+        )
+
+    async def _finish(self, msg: Msg, result: TaskResult) -> None:
+        """Store the result once (the first writer wins; a duplicate run is not counted) and ack."""
+        try:
+            await self.results.create(subjects.result_key(self.s.pool, result.id), encode(result))
+        except KeyWrongLastSequenceError:
+            log.info("result already stored by another delivery", task=result.id)
+        else:
+            if result.status == "ok":
+                self.completed += 1
+            else:
+                self.failed += 1
+                log.warning("task failed", task=result.id, error=result.error)
+        await msg.ack_sync()
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        while True:
+            await asyncio.sleep(self.s.ack_wait / 3)
+            await msg.in_progress()
+
+    async def _heartbeats(self, stop: asyncio.Event) -> None:
+        while not await wait_or_stop(stop, self.s.heartbeat_interval):
+            await self._beat()
+        self.state = "draining"
+        await self._beat()
+        while True:  # keep beating while the last task finishes; cancelled once it has
+            await asyncio.sleep(self.s.heartbeat_interval)
+            await self._beat()
+
+    async def _beat(self) -> None:
+        hb = Heartbeat(
+            agent_id=self.s.agent_id,
+            pool=self.s.pool,
+            host=self.s.host,
+            pid=os.getpid(),
+            state=self.state,
+            completed=self.completed,
+            failed=self.failed,
+            busy_since=self.busy_since,
+            sent_at=time.time(),
+        )
+        await publish(self.nc, subjects.heartbeat_subject(self.s.pool), hb, traced=False)
+
+    async def _register(self) -> None:
+        reg = Register(
+            agent_id=self.s.agent_id,
+            pool=self.s.pool,
+            host=self.s.host,
+            pid=os.getpid(),
+            started_at=self.started_at,
+            traceparent=current_traceparent(),
+        )
+        try:
+            await request(self.nc, subjects.AGENT_REGISTER, reg, Ack, timeout=5.0, what="registry")
+        except AgentscalerError as exc:
+            # Heartbeats register the agent as soon as a registry listens; the work goes on meanwhile.
+            log.warning("could not register; heartbeats will", error=str(exc))
+
+    async def _deregister(self) -> None:
+        bye = Deregister(agent_id=self.s.agent_id, pool=self.s.pool, completed=self.completed, failed=self.failed)
+        try:
+            await request(self.nc, subjects.AGENT_DEREGISTER, bye, Ack, timeout=5.0, what="registry")
+        except AgentscalerError as exc:
+            log.warning("could not deregister; the registry will see the exit", error=str(exc))

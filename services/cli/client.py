@@ -1,0 +1,114 @@
+"""The CLI's NATS client: one connection per command, typed requests, clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from nats.aio.client import Client as Nats
+from nats.js.errors import KeyNotFoundError
+
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.connection import connect_once
+from agentscaler.shared.bus.jetstream import bucket, get_struct, task_queue_exists
+from agentscaler.shared.bus.rpc import request
+from agentscaler.shared.codec import encode
+from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.messages.agents import AgentList, AgentsQuery
+from agentscaler.shared.messages.commands import (
+    Command,
+    CommandReply,
+    GetPool,
+    ListPools,
+    PoolInfo,
+    PoolList,
+    Scale,
+    Scaled,
+    SetPool,
+)
+from agentscaler.shared.messages.pools import PoolConfig
+from agentscaler.shared.messages.snapshots import Snapshot, StatusQuery
+from agentscaler.shared.messages.tasks import TaskEnvelope, TaskResult
+from agentscaler.shared.telemetry.tracing import inject
+
+
+class UnknownPool(AgentscalerError):
+    pass
+
+
+class Client:
+    def __init__(self, nc: Nats) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+
+    async def command(self, cmd: Command) -> Any:
+        return await request(self.nc, subjects.COMMAND, cmd, CommandReply, timeout=10.0, what="policy service")
+
+    async def scale(self, pool: str, direction: str, count: int) -> Scaled:
+        reply: Scaled = await self.command(Scale(pool=pool, direction=direction, count=count))  # type: ignore[arg-type]
+        return reply
+
+    async def pool(self, pool: str) -> PoolInfo:
+        reply: PoolInfo = await self.command(GetPool(pool=pool))
+        return reply
+
+    async def pools(self) -> PoolList:
+        reply: PoolList = await self.command(ListPools())
+        return reply
+
+    async def set_pool(self, config: PoolConfig) -> PoolInfo:
+        reply: PoolInfo = await self.command(SetPool(config=config))
+        return reply
+
+    async def status(self, pool: str | None = None) -> Snapshot:
+        reply: Snapshot = await request(
+            self.nc, subjects.STATUS, StatusQuery(pool=pool), Snapshot, timeout=5.0, what="monitor service"
+        )
+        return reply
+
+    async def agents(self, pool: str | None = None) -> AgentList:
+        reply: AgentList = await request(
+            self.nc, subjects.REGISTRY_QUERY, AgentsQuery(pool=pool), AgentList, timeout=5.0, what="registry service"
+        )
+        return reply
+
+    async def submit(self, pool: str, payloads: Sequence[Any], chunk: int = 256) -> list[str]:
+        """Enqueue one task per payload; returns their ids once JetStream has stored every one."""
+        subjects.check_name("pool", pool)
+        if not await task_queue_exists(self.js, pool):
+            raise UnknownPool(
+                f"unknown pool {pool!r}: it has no task queue; create it with `agentscaler pool set {pool}`"
+            )
+        ids: list[str] = []
+        for start in range(0, len(payloads), chunk):
+            batch = payloads[start : start + chunk]
+            batch_ids = [uuid.uuid4().hex for _ in batch]
+            await asyncio.gather(*(self._publish(pool, tid, p) for tid, p in zip(batch_ids, batch, strict=True)))
+            ids.extend(batch_ids)
+        return ids
+
+    async def _publish(self, pool: str, task_id: str, payload: Any) -> None:
+        task = TaskEnvelope(id=task_id, pool=pool, payload=payload, submitted_at=time.time())
+        headers = inject({"Nats-Msg-Id": task_id})
+        await self.js.publish(subjects.task_subject(pool), encode(task), headers=headers)
+
+    async def result(self, pool: str, task_id: str) -> TaskResult | None:
+        kv = await bucket(self.js, subjects.RESULTS_BUCKET)
+        try:
+            found = await get_struct(kv, subjects.result_key(pool, task_id), TaskResult)
+        except KeyNotFoundError:
+            return None
+        return None if found is None else found[0]
+
+
+@asynccontextmanager
+async def connected(url: str) -> AsyncIterator[Client]:
+    nc = await connect_once(url, "agentscaler-cli")
+    try:
+        yield Client(nc)
+    finally:
+        await nc.close()

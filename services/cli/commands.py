@@ -1,0 +1,245 @@
+"""What each CLI command does."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from agentscaler.shared.codec import encode
+from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.messages.pools import PoolConfig
+from agentscaler.shared.settings import describe
+from agentscaler.shared.telemetry.logging import configure_logging
+
+from . import demo, launcher
+from .client import Client, connected
+from .render import render_status
+
+
+class BadInput(AgentscalerError):
+    """Input the user has to fix (malformed JSON, missing payload...)."""
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run(args)
+    if args.command == "serve":
+        configure_logging(args.service)
+        return asyncio.run(launcher.serve_services([args.service], args.nats_url, args.config))
+    if args.command == "demo":
+        return demo.main(Path(args.data_dir) if args.data_dir else None, args.speed)
+    if args.command == "config":
+        return _config()
+    return asyncio.run(_client_command(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    log_stream = open(args.log_file, "a", buffering=1) if args.log_file else None  # noqa: SIM115
+    configure_logging("agentscaler", stream=log_stream)
+    server = None
+    url = args.nats_url
+    if url is None:
+        server = launcher.start_embedded(
+            Path(args.data_dir) if args.data_dir else launcher.data_dir_default(), args.port
+        )
+        url = server.url
+        print(f"agentscaler: NATS at {url}; services starting (Ctrl-C to stop)", file=sys.stderr)
+    try:
+        log_file = Path(args.log_file) if args.log_file else None
+        return asyncio.run(launcher.serve_services(list(launcher.SERVICES), url, args.config, log_file=log_file))
+    finally:
+        if server is not None:
+            server.stop()
+        if log_stream is not None:
+            log_stream.close()
+
+
+def _config() -> int:
+    for name, spec in launcher.SERVICES.items():
+        print(f"[{name}]")
+        for field, default, text in describe(spec.settings):
+            print(f"  {field} = {default!r}    # {text}")
+    return 0
+
+
+async def _client_command(args: argparse.Namespace) -> int:
+    async with connected(args.nats_url) as client:
+        handler = _HANDLERS[args.command if args.command != "pool" else f"pool {args.pool_command}"]
+        return await handler(client, args)
+
+
+async def _scale(client: Client, args: argparse.Namespace) -> int:
+    reply = await client.scale(args.pool, args.command, args.n)
+    if reply.previous == reply.desired:
+        print(f"pool {reply.pool}: already at {reply.desired} agents")
+    else:
+        print(f"pool {reply.pool}: desired {reply.desired} agents (was {reply.previous})")
+    if reply.note:
+        print(f"note: {reply.note}", file=sys.stderr)
+    if args.wait:
+        await _wait_for_count(client, args.pool, args.n, args.timeout)
+    return 0
+
+
+async def _wait_for_count(client: Client, pool: str, n: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        snap = await client.status(pool)
+        a = snap.pools[0].agents
+        running, total = a.ready + a.busy, a.ready + a.busy + a.starting + a.draining
+        line = f"  {running}/{n} running ({a.starting} starting, {a.draining} draining)"
+        if line != last:
+            print(line, file=sys.stderr)
+            last = line
+        if running == n and total == n:
+            return
+        if time.monotonic() > deadline:
+            raise AgentscalerError(f"pool {pool} did not reach {n} agents within {timeout:g}s ({line.strip()})")
+        await asyncio.sleep(0.5)
+
+
+async def _status(client: Client, args: argparse.Namespace) -> int:
+    snapshot = await client.status(args.pool)
+    if args.json:
+        sys.stdout.write(msgspec.json.format(encode(snapshot)).decode() + "\n")
+    else:
+        print(render_status(snapshot))
+    return 0
+
+
+async def _submit(client: Client, args: argparse.Namespace) -> int:
+    payloads = _payloads(args.payload, args.count)
+    for task_id in await client.submit(args.pool, payloads):
+        print(task_id)
+    return 0
+
+
+def _payloads(arg: str | None, copies: int) -> list[Any]:
+    if arg is not None:
+        return [_json(arg, "payload")] * copies
+    if sys.stdin.isatty():
+        raise BadInput('give a JSON payload, e.g. agentscaler submit \'{"prompt": "hi"}\', or pipe one per line')
+    payloads = []
+    for number, line in enumerate(sys.stdin, 1):
+        if line.strip():
+            payloads.extend([_json(line, f"line {number}")] * copies)
+    if not payloads:
+        raise BadInput("no tasks on stdin: pipe one JSON payload per line")
+    return payloads
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return msgspec.json.decode(text.strip())
+    except msgspec.DecodeError as exc:
+        raise BadInput(f"malformed JSON in {where}: {exc} (input: {text.strip()[:80]!r})") from None
+
+
+async def _result(client: Client, args: argparse.Namespace) -> int:
+    deadline = time.monotonic() + (args.wait or 0)
+    while True:
+        result = await client.result(args.pool, args.task_id)
+        if result is not None or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.2)
+    if result is None:
+        detail = "no result yet: the task is queued or running (or the id is not in this pool)"
+        out: Any = {"id": args.task_id, "pool": args.pool, "state": "pending", "detail": detail}
+    else:
+        out = msgspec.to_builtins(result) | {"state": "done" if result.status == "ok" else "failed"}
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(out)).decode() + "\n")
+    return 0
+
+
+async def _agents(client: Client, args: argparse.Namespace) -> int:
+    reply = await client.agents(args.pool)
+    if args.json:
+        sys.stdout.write(msgspec.json.format(encode(reply)).decode() + "\n")
+        return 0
+    now = time.time()
+    print(f"{'AGENT':<40} {'POOL':<12} {'HOST':<16} {'PID':>7} {'STATE':<9} {'DONE':>6} {'AGE':>7}")
+    for a in sorted(reply.agents, key=lambda a: (a.pool, a.started_at)):
+        print(
+            f"{a.agent_id:<40} {a.pool:<12} {a.host:<16} {a.pid:>7} {a.state:<9} {a.completed:>6} "
+            f"{now - a.started_at:>6.0f}s"
+        )
+    return 0
+
+
+async def _pool_set(client: Client, args: argparse.Namespace) -> int:
+    try:
+        base = (await client.pool(args.name)).config
+    except AgentscalerError as exc:
+        if getattr(exc, "code", "") != "unknown_pool":
+            raise
+        base = PoolConfig(name=args.name)
+    changes = {
+        field: getattr(args, field)
+        for field in (
+            "handler",
+            "max_agents",
+            "ack_wait",
+            "max_attempts",
+            "drain_timeout",
+            "agent_memory_mb",
+            "heartbeat_interval",
+            "pull_timeout",
+        )
+        if getattr(args, field) is not None
+    }
+    if args.env:
+        changes["env"] = dict(base.env) | dict(_key_value(item) for item in args.env)
+    try:
+        config = msgspec.convert(msgspec.to_builtins(base) | changes, PoolConfig)
+    except msgspec.ValidationError as exc:
+        raise BadInput(f"invalid pool settings: {exc}") from None
+    info = await client.set_pool(config)
+    _print_pool(info.config, info.state.desired, info.state.mode)
+    return 0
+
+
+def _key_value(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise BadInput(f"--env {item!r}: use KEY=VALUE")
+    return key, value
+
+
+async def _pool_show(client: Client, args: argparse.Namespace) -> int:
+    info = await client.pool(args.name)
+    _print_pool(info.config, info.state.desired, info.state.mode)
+    return 0
+
+
+async def _pool_list(client: Client, args: argparse.Namespace) -> int:
+    for info in (await client.pools()).pools:
+        c = info.config
+        print(f"{c.name:<16} {info.state.mode:<7} desired {info.state.desired:<5} max {c.max_agents:<6} {c.handler}")
+    return 0
+
+
+def _print_pool(config: PoolConfig, desired: int, mode: str) -> None:
+    print(f"pool {config.name}: {mode} mode, desired {desired}")
+    for key, value in msgspec.to_builtins(config).items():
+        if key != "name":
+            print(f"  {key:<20} {value}")
+
+
+_HANDLERS = {
+    "up": _scale,
+    "down": _scale,
+    "status": _status,
+    "submit": _submit,
+    "result": _result,
+    "agents": _agents,
+    "pool set": _pool_set,
+    "pool show": _pool_show,
+    "pool list": _pool_list,
+}

@@ -1,0 +1,117 @@
+"""``agentscaler run`` and ``serve``: the services in this process under one supervisor, with an embedded
+nats-server unless a URL is given."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from agentscaler.services.actuator import service as actuator
+from agentscaler.services.actuator.settings import ActuatorSettings
+from agentscaler.services.monitor import service as monitor
+from agentscaler.services.monitor.settings import MonitorSettings
+from agentscaler.services.policy import service as policy
+from agentscaler.services.policy.settings import PolicySettings
+from agentscaler.services.registry import service as registry
+from agentscaler.services.registry.settings import RegistrySettings
+from agentscaler.shared.bus.server import EmbeddedServer
+from agentscaler.shared.settings import CommonSettings, load
+from agentscaler.shared.supervisor import Root, stop_on_signals, supervise
+from agentscaler.shared.telemetry.tracing import shutdown_tracing
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    settings: type[CommonSettings]
+    run: Callable[[Any, asyncio.Event], Awaitable[None]]
+
+
+SERVICES: dict[str, ServiceSpec] = {
+    "registry": ServiceSpec(RegistrySettings, registry.run),
+    "policy": ServiceSpec(PolicySettings, policy.run),
+    "monitor": ServiceSpec(MonitorSettings, monitor.run),
+    "actuator": ServiceSpec(ActuatorSettings, actuator.run),
+}
+
+
+def data_dir_default() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "agentscaler"
+
+
+def build_roots(
+    names: Sequence[str],
+    nats_url: str,
+    config_file: str | None,
+    stop: asyncio.Event,
+    *,
+    log_file: Path | None = None,
+) -> dict[str, Root]:
+    """Root tasks for the services in ``names``. The actuator stops first (its agents drain while the
+    registry and NATS still listen); the others stop once it is done."""
+    late = asyncio.Event()
+    roots: dict[str, Root] = {}
+    for name in names:
+        spec = SERVICES[name]
+        overrides = {"nats_url": nats_url, "agent_log": str(log_file) if log_file else None}
+        settings = load(spec.settings, name, config_file=config_file, overrides=overrides)
+        if name == "actuator":
+            roots[name] = _then_set(spec.run, settings, late)
+        else:
+            roots[name] = _on_event(spec.run, settings, late)
+    if "actuator" not in names:
+        roots["stopper"] = _relay(late)
+    return roots
+
+
+def _then_set(run: Callable[[Any, asyncio.Event], Awaitable[None]], settings: Any, done: asyncio.Event) -> Root:
+    async def root(stop: asyncio.Event) -> None:
+        try:
+            await run(settings, stop)
+        finally:
+            done.set()
+
+    return root
+
+
+def _on_event(run: Callable[[Any, asyncio.Event], Awaitable[None]], settings: Any, event: asyncio.Event) -> Root:
+    async def root(stop: asyncio.Event) -> None:
+        await run(settings, event)
+
+    return root
+
+
+def _relay(event: asyncio.Event) -> Root:
+    async def root(stop: asyncio.Event) -> None:
+        await stop.wait()
+        event.set()
+
+    return root
+
+
+async def serve_services(
+    names: Sequence[str], nats_url: str, config_file: str | None = None, *, log_file: Path | None = None
+) -> int:
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    roots = build_roots(names, nats_url, config_file, stop, log_file=log_file)
+    log.info("starting services", services=list(names), nats_url=nats_url)
+    try:
+        return await supervise(roots, stop, grace=120.0)
+    finally:
+        shutdown_tracing()
+
+
+def start_embedded(data_dir: Path, port: int) -> EmbeddedServer:
+    server = EmbeddedServer(data_dir, port=port)
+    server.start()
+    log.info("embedded NATS server ready", url=server.url, data_dir=str(data_dir))
+    return server

@@ -1,0 +1,136 @@
+"""``agentscaler``: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import structlog
+
+from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.settings import DEFAULT_NATS_URL, SettingsError
+from agentscaler.shared.telemetry.logging import configure_logging
+from agentscaler.shared.telemetry.tracing import configure_tracing, shutdown_tracing, span
+
+from . import commands
+
+MAX_COUNT = 1_000_000
+
+
+def count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a whole number of agents, 0 or more") from None
+    if not 0 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a whole number from 0 to {MAX_COUNT}")
+    return value
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a positive number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a positive number")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--nats-url",
+        default=os.environ.get("AGENTSCALER_NATS_URL", DEFAULT_NATS_URL),
+        help="NATS server URL (default: $AGENTSCALER_NATS_URL or %(default)s)",
+    )
+    pooled = argparse.ArgumentParser(add_help=False, parents=[common])
+    pooled.add_argument("--pool", default="default", help="the pool (default: %(default)s)")
+
+    p = argparse.ArgumentParser(
+        prog="agentscaler", description="Keep the right number of AI agent processes alive, over NATS."
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run an embedded NATS server and all services")
+    run.add_argument("--nats-url", default=os.environ.get("AGENTSCALER_NATS_URL"), help="use this NATS server instead")
+    run.add_argument(
+        "--data-dir", help="where the embedded server keeps its data (default: ~/.local/share/agentscaler)"
+    )
+    run.add_argument("--port", type=int, default=4222, help="port of the embedded server (default: %(default)s)")
+    run.add_argument("--config", help="TOML settings file (also $AGENTSCALER_CONFIG)")
+    run.add_argument("--log-file", help="write service logs here instead of stderr")
+
+    serve = sub.add_parser("serve", parents=[common], help="run one service against a running NATS server")
+    serve.add_argument("service", choices=["monitor", "policy", "actuator", "registry"])
+    serve.add_argument("--config", help="TOML settings file (also $AGENTSCALER_CONFIG)")
+
+    for verb, what in (("up", "scale a pool up to N agents"), ("down", "scale a pool down to N agents (0 allowed)")):
+        cmd = sub.add_parser(verb, parents=[pooled], help=what)
+        cmd.add_argument("n", type=count, metavar="N", help="agents in total")
+        cmd.add_argument("--wait", action="store_true", help="wait until the pool has N agents")
+        cmd.add_argument("--timeout", type=positive, default=120.0, help="seconds to --wait (default: %(default)s)")
+
+    status = sub.add_parser("status", parents=[common], help="pools, agents, queues, tasks and host resources")
+    status.add_argument("--pool", help="only this pool")
+    status.add_argument("--json", action="store_true", help="print JSON for machines")
+
+    submit = sub.add_parser("submit", parents=[pooled], help="enqueue tasks; prints their ids")
+    submit.add_argument("payload", nargs="?", help="the task's JSON payload (default: one per line from stdin)")
+    submit.add_argument("--count", type=count, default=1, help="submit K copies (default: %(default)s)")
+
+    result = sub.add_parser("result", parents=[pooled], help="a task's result or state")
+    result.add_argument("task_id", metavar="ID")
+    result.add_argument("--wait", type=positive, metavar="SECONDS", help="wait up to SECONDS for the result")
+
+    agents = sub.add_parser("agents", parents=[common], help="list the registered agents")
+    agents.add_argument("--pool", help="only this pool")
+    agents.add_argument("--json", action="store_true", help="print JSON for machines")
+
+    pool = sub.add_parser("pool", help="create, change and list pools")
+    pool_sub = pool.add_subparsers(dest="pool_command", required=True, metavar="ACTION")
+    pool_set = pool_sub.add_parser("set", parents=[common], help="create a pool or change its settings")
+    pool_set.add_argument("name")
+    pool_set.add_argument("--handler", help="task handler as module:function")
+    pool_set.add_argument("--max-agents", type=count)
+    pool_set.add_argument("--ack-wait", type=positive, help="seconds before an unacknowledged task is redelivered")
+    pool_set.add_argument("--max-attempts", type=count, help="deliveries before a task is reported failed")
+    pool_set.add_argument("--drain-timeout", type=positive, help="seconds a draining agent may take")
+    pool_set.add_argument("--agent-memory-mb", type=positive, help="memory budget per agent before one is measured")
+    pool_set.add_argument("--heartbeat-interval", type=positive)
+    pool_set.add_argument("--pull-timeout", type=positive)
+    pool_set.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the pool's agents")
+    pool_show = pool_sub.add_parser("show", parents=[common], help="one pool's settings and state")
+    pool_show.add_argument("name")
+    pool_sub.add_parser("list", parents=[common], help="every pool")
+
+    demo = sub.add_parser("demo", help="run everything with a synthetic workload and a live status view")
+    demo.add_argument("--data-dir", help="keep the demo's data here (default: a temporary directory)")
+    demo.add_argument("--speed", type=positive, default=1.0, help="run the script faster (default: %(default)s)")
+
+    sub.add_parser("config", help="list every service setting with its default and meaning")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    long_running = args.command in ("run", "serve", "demo")
+    if not long_running:
+        configure_logging("cli", json=False, level="warning")
+    configure_tracing("cli" if not long_running else args.command)
+    try:
+        if long_running:  # services start their own traces; one span around them all would swallow them
+            return commands.dispatch(args)
+        with span(f"agentscaler {args.command}"):
+            return commands.dispatch(args)
+    except (AgentscalerError, SettingsError, ValueError) as exc:
+        print(f"agentscaler: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if not long_running:
+            shutdown_tracing()
+        structlog.contextvars.clear_contextvars()

@@ -1,0 +1,1 @@
+"""The monitor: samples host resources, queue depths and task figures, and publishes snapshots."""

@@ -1,0 +1,67 @@
+"""Host resources with psutil: CPU, memory, disk and I/O, the agents' memory, and how many more fit."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+
+import psutil
+
+from agentscaler.shared.messages.snapshots import HostSnapshot
+
+MIB = 1024 * 1024
+
+
+class HostSampler:
+    def __init__(self, host: str, disk_path: str, memory_reserve: int) -> None:
+        self.host = host
+        self.disk_path = disk_path
+        self.memory_reserve = memory_reserve
+        psutil.cpu_percent(interval=None)  # prime: the next call measures from here
+        self._io = psutil.disk_io_counters()
+        self._io_at = time.monotonic()
+
+    def sample(self, agent_pids: Iterable[int], default_agent_memory: int) -> HostSnapshot:
+        mem = psutil.virtual_memory()
+        disk = psutil.disk_usage(self.disk_path)
+        read_bps, write_bps = self._io_rates()
+        rss = [r for r in (_rss(pid) for pid in agent_pids) if r is not None]
+        rss_avg = int(sum(rss) / len(rss)) if rss else 0
+        budget = rss_avg or default_agent_memory
+        usable = max(mem.available - self.memory_reserve, 0)
+        return HostSnapshot(
+            host=self.host,
+            cpu_count=psutil.cpu_count() or 1,
+            cpu_percent=psutil.cpu_percent(interval=None),
+            load1=os.getloadavg()[0],
+            memory_total=mem.total,
+            memory_available=mem.available,
+            memory_percent=mem.percent,
+            disk_total=disk.total,
+            disk_free=disk.free,
+            disk_read_bps=read_bps,
+            disk_write_bps=write_bps,
+            agents=len(rss),
+            agent_rss_avg=rss_avg,
+            agent_memory_budget=budget,
+            memory_reserve=self.memory_reserve,
+            agents_fit=usable // budget if budget else 0,
+        )
+
+    def _io_rates(self) -> tuple[float, float]:
+        io, at = psutil.disk_io_counters(), time.monotonic()
+        if io is None or self._io is None or at <= self._io_at:
+            self._io, self._io_at = io, at
+            return 0.0, 0.0
+        span = at - self._io_at
+        rates = (io.read_bytes - self._io.read_bytes) / span, (io.write_bytes - self._io.write_bytes) / span
+        self._io, self._io_at = io, at
+        return round(max(rates[0], 0.0), 1), round(max(rates[1], 0.0), 1)
+
+
+def _rss(pid: int) -> int | None:
+    try:
+        return int(psutil.Process(pid).memory_info().rss)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None

@@ -1,0 +1,157 @@
+"""The monitor service: builds a snapshot every interval, publishes it and answers status requests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import suppress
+
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.connection import service_connection
+from agentscaler.shared.bus.events import publish
+from agentscaler.shared.bus.jetstream import bucket, mirror
+from agentscaler.shared.bus.rpc import Refused, request, serve
+from agentscaler.shared.codec import BadMessage, decode
+from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.messages.agents import AgentList, AgentRecord, AgentsQuery
+from agentscaler.shared.messages.pools import DesiredState, PoolConfig
+from agentscaler.shared.messages.snapshots import (
+    AgentCounts,
+    PoolSnapshot,
+    QueueStats,
+    Snapshot,
+    StatusQuery,
+)
+from agentscaler.shared.messages.tasks import TaskResult
+from agentscaler.shared.supervisor import wait_or_stop
+
+from .host import MIB, HostSampler
+from .settings import MonitorSettings
+from .stats import PoolTaskStats
+
+log = structlog.get_logger()
+
+
+async def run(settings: MonitorSettings, stop: asyncio.Event) -> None:
+    async with service_connection(settings.nats_url, f"monitor@{settings.host}", stop) as nc:
+        if nc is None:
+            return
+        with structlog.contextvars.bound_contextvars(service="monitor", host=settings.host):
+            await Monitor(settings, nc).run(stop)
+
+
+class Monitor:
+    def __init__(self, settings: MonitorSettings, nc: Client) -> None:
+        self.s = settings
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.host = HostSampler(settings.host, settings.disk_path, int(settings.memory_reserve_mb * MIB))
+        self.pools: dict[str, PoolConfig] = {}
+        self.desired: dict[str, DesiredState] = {}
+        self.tasks: dict[str, PoolTaskStats] = {}
+        self.latest: Snapshot | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        mirrors = [
+            asyncio.create_task(mirror(await bucket(self.js, subjects.POOLS_BUCKET), PoolConfig, self.pools, _noop)),
+            asyncio.create_task(
+                mirror(await bucket(self.js, subjects.DESIRED_BUCKET), DesiredState, self.desired, _noop)
+            ),
+        ]
+        await bucket(self.js, subjects.RESULTS_BUCKET)
+        results = await self.js.subscribe(
+            f"$KV.{subjects.RESULTS_BUCKET}.>",
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+            cb=self._on_result,
+        )
+        await serve(self.nc, subjects.STATUS, StatusQuery, self._on_status, queue="monitor")
+        log.info("monitor ready")
+        try:
+            while True:
+                self.latest = await self.snapshot()
+                await publish(self.nc, subjects.snapshot_subject(self.s.host), self.latest, traced=False)
+                if await wait_or_stop(stop, self.s.interval):
+                    break
+        finally:
+            for task in mirrors:
+                task.cancel()
+            with suppress(Exception):
+                await results.unsubscribe()
+
+    async def _on_result(self, msg: Msg) -> None:
+        if not msg.data:
+            return
+        try:
+            result = decode(TaskResult, msg.data)
+        except BadMessage as exc:
+            log.warning("ignoring unreadable result", subject=msg.subject, error=str(exc))
+            return
+        self.tasks.setdefault(result.pool, PoolTaskStats()).add(result)
+
+    async def _on_status(self, query: StatusQuery) -> Snapshot:
+        snapshot = self.latest or await self.snapshot()
+        if query.pool is None:
+            return snapshot
+        pools = [p for p in snapshot.pools if p.name == query.pool]
+        if not pools:
+            known = ", ".join(sorted(self.pools)) or "none"
+            raise Refused("unknown_pool", f"unknown pool {query.pool!r} (known: {known})")
+        return Snapshot(at=snapshot.at, host=snapshot.host, pools=pools)
+
+    async def snapshot(self) -> Snapshot:
+        now = time.time()
+        agents = await self._agents()
+        default_memory = max((p.agent_memory_mb for p in self.pools.values()), default=64.0)
+        host = self.host.sample(
+            (a.pid for a in agents if a.host == self.s.host and a.state != "starting"), int(default_memory * MIB)
+        )
+        pools = [await self._pool(config, agents, now) for config in sorted(self.pools.values(), key=lambda c: c.name)]
+        return Snapshot(at=now, host=host, pools=pools)
+
+    async def _pool(self, config: PoolConfig, agents: list[AgentRecord], now: float) -> PoolSnapshot:
+        counts = {"starting": 0, "ready": 0, "busy": 0, "draining": 0}
+        for agent in agents:
+            if agent.pool == config.name:
+                counts[agent.state] += 1
+        state = self.desired.get(config.name)
+        stats = self.tasks.setdefault(config.name, PoolTaskStats()).stats(now, self.s.stats_window)
+        return PoolSnapshot(
+            name=config.name,
+            mode=state.mode if state else "manual",
+            desired=state.desired if state else 0,
+            max_agents=config.max_agents,
+            agents=AgentCounts(**counts),
+            queue=await self._queue(config.name),
+            tasks=stats,
+        )
+
+    async def _queue(self, pool: str) -> QueueStats:
+        try:
+            info = await self.js.consumer_info(subjects.task_stream(pool), subjects.TASK_CONSUMER, timeout=2.0)
+        except (TimeoutError, NotFoundError) as exc:
+            log.debug("no queue figures", pool=pool, error=str(exc))
+            return QueueStats()
+        return QueueStats(
+            pending=info.num_pending or 0, in_flight=info.num_ack_pending or 0, waiting_pulls=info.num_waiting or 0
+        )
+
+    async def _agents(self) -> list[AgentRecord]:
+        try:
+            reply: AgentList = await request(
+                self.nc, subjects.REGISTRY_QUERY, AgentsQuery(), AgentList, timeout=2.0, what="registry"
+            )
+        except AgentscalerError as exc:
+            log.warning("registry unavailable; snapshot has no agent counts", error=str(exc))
+            return []
+        return reply.agents
+
+
+def _noop() -> None:
+    return None

@@ -1,0 +1,20 @@
+"""Monitor settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from agentscaler.shared.settings import CommonSettings
+
+
+class MonitorSettings(CommonSettings, frozen=True, kw_only=True):
+    interval: Annotated[float, msgspec.Meta(gt=0, description="seconds between snapshots")] = 2.0
+    stats_window: Annotated[
+        float, msgspec.Meta(gt=0, description="seconds of finished tasks behind throughput and latency figures")
+    ] = 60.0
+    memory_reserve_mb: Annotated[
+        float, msgspec.Meta(ge=0, description="memory kept free for the host, never given to agents")
+    ] = 1024.0
+    disk_path: Annotated[str, msgspec.Meta(description="file system whose usage is reported")] = "/"

@@ -1,0 +1,55 @@
+"""Task figures from results: exact counts, and throughput and latency percentiles over a sliding window."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agentscaler.shared.messages.snapshots import TaskStats
+from agentscaler.shared.messages.tasks import TaskResult
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100) of ``values``; 0.0 when empty."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+@dataclass
+class PoolTaskStats:
+    """Counts every result once (results are created once per task) and keeps the recent ones."""
+
+    completed: int = 0
+    failed: int = 0
+    recent: deque[tuple[float, float, float]] = field(default_factory=deque)
+    """(finished_at, latency, wait) of recent results, oldest first."""
+
+    def add(self, result: TaskResult) -> None:
+        if result.status == "ok":
+            self.completed += 1
+        else:
+            self.failed += 1
+        latency = max(result.finished_at - result.submitted_at, 0.0)
+        wait = max(result.started_at - result.submitted_at, 0.0)
+        self.recent.append((result.finished_at, latency, wait))
+
+    def stats(self, now: float, window: float) -> TaskStats:
+        while self.recent and self.recent[0][0] < now - window:
+            self.recent.popleft()
+        in_window = [r for r in self.recent if r[0] <= now]
+        latencies = [r[1] for r in in_window]
+        waits = [r[2] for r in in_window]
+        return TaskStats(
+            completed=self.completed,
+            failed=self.failed,
+            throughput=round(len(in_window) / window, 3),
+            latency_p50=round(percentile(latencies, 50), 4),
+            latency_p95=round(percentile(latencies, 95), 4),
+            wait_p95=round(percentile(waits, 95), 4),
+            window=window,
+        )

@@ -1,0 +1,1 @@
+"""The policy: turns commands and monitor snapshots into desired agent counts."""

@@ -1,0 +1,55 @@
+"""Manual scaling: validate an ``up``/``down`` command against the pool and the hosts."""
+
+from __future__ import annotations
+
+from agentscaler.shared.messages.commands import Scale
+from agentscaler.shared.messages.pools import DesiredState, PoolConfig
+
+from .capacity import Capacity
+
+
+class ScaleRefused(Exception):
+    """The command cannot be applied; ``code`` is the error reply's code, the message says what to do."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def plan_scale(cmd: Scale, pool: PoolConfig, state: DesiredState, cap: Capacity | None) -> tuple[int, str]:
+    """The new desired count for ``cmd`` and a note, or :class:`ScaleRefused` saying why not."""
+    current, n = state.desired, cmd.count
+    if state.mode != "manual":
+        raise ScaleRefused(
+            "refused",
+            f"pool {pool.name!r} is in {state.mode} mode; run `agentscaler manual --pool {pool.name}` first",
+        )
+    if cmd.direction == "up" and n < current:
+        raise ScaleRefused(
+            "bad_request",
+            f"up {n} is below pool {pool.name!r}'s desired count {current}; use `agentscaler down {n}` to scale down",
+        )
+    if cmd.direction == "down" and n > current:
+        raise ScaleRefused(
+            "bad_request",
+            f"down {n} is above pool {pool.name!r}'s desired count {current}; use `agentscaler up {n}` to scale up",
+        )
+    if n > pool.max_agents:
+        raise ScaleRefused(
+            "refused",
+            f"{n} agents exceeds pool {pool.name!r}'s max_agents of {pool.max_agents}; "
+            f"raise it with `agentscaler pool set {pool.name} --max-agents {n}`",
+        )
+    more = n - current
+    if more > 0 and cap is not None and more > cap.agents_fit:
+        raise ScaleRefused(
+            "refused",
+            f"{n} agents needs {more} more but {cap.explain()}; at most `agentscaler up {current + cap.agents_fit}`",
+        )
+    note = (
+        ""
+        if cap is not None or more <= 0
+        else "host capacity unknown (no recent monitor snapshot); checked max_agents only"
+    )
+    return n, note

@@ -1,0 +1,180 @@
+"""The policy service: answers commands, runs the decision core on snapshots, writes desired counts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import msgspec
+import structlog
+from nats.aio.client import Client
+
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.connection import service_connection
+from agentscaler.shared.bus.events import listen, publish
+from agentscaler.shared.bus.rpc import Refused, serve
+from agentscaler.shared.messages.commands import (
+    Command,
+    GetPool,
+    PoolInfo,
+    PoolList,
+    Scale,
+    Scaled,
+    SetPool,
+)
+from agentscaler.shared.messages.decisions import DecisionEvent
+from agentscaler.shared.messages.pools import DesiredState, PoolConfig
+from agentscaler.shared.messages.snapshots import PoolSnapshot, Snapshot
+from agentscaler.shared.subjects import InvalidName, check_name
+from agentscaler.shared.telemetry.tracing import current_traceparent
+
+from .core.capacity import capacity
+from .core.decide import Decision, decide
+from .core.scaling import ScaleRefused, plan_scale
+from .settings import PolicySettings
+from .store import Conflict, PoolStore
+
+log = structlog.get_logger()
+
+
+async def run(settings: PolicySettings, stop: asyncio.Event) -> None:
+    async with service_connection(settings.nats_url, f"policy@{settings.host}", stop) as nc:
+        if nc is None:
+            return
+        with structlog.contextvars.bound_contextvars(service="policy"):
+            policy = Policy(settings, nc, await PoolStore.open(nc.jetstream()))
+            await policy.start()
+            await stop.wait()
+
+
+class Policy:
+    def __init__(self, settings: PolicySettings, nc: Client, store: PoolStore) -> None:
+        self.s = settings
+        self.nc = nc
+        self.store = store
+        self.snapshots: dict[str, Snapshot] = {}
+        self.lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        if self.s.default_pool and await self.store.config("default") is None:
+            await self.store.save_config(PoolConfig(name="default"))
+            log.info("created the default pool")
+        await serve(self.nc, subjects.COMMAND, Command, self._on_command, queue="policy", context=_command_ctx)
+        await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
+        log.info("policy ready")
+
+    async def _on_command(self, cmd: Command) -> Scaled | PoolInfo | PoolList:
+        async with self.lock:
+            if isinstance(cmd, Scale):
+                return await self._scale(cmd)
+            if isinstance(cmd, SetPool):
+                return await self._set_pool(cmd.config)
+            if isinstance(cmd, GetPool):
+                return await self._info(await self._config(cmd.pool))
+            return PoolList(pools=[await self._info(await self._config(name)) for name in await self.store.names()])
+
+    async def _config(self, pool: str) -> PoolConfig:
+        try:
+            check_name("pool", pool)
+        except InvalidName as exc:
+            raise Refused("bad_request", str(exc)) from None
+        config = await self.store.config(pool)
+        if config is None:
+            known = ", ".join(await self.store.names()) or "none"
+            raise Refused(
+                "unknown_pool",
+                f"unknown pool {pool!r} (known: {known}); "
+                f"create it with `agentscaler pool set {pool} --handler module:function`",
+            )
+        return config
+
+    async def _info(self, config: PoolConfig) -> PoolInfo:
+        state, _ = await self.store.state(config.name)
+        return PoolInfo(config=config, state=state)
+
+    async def _scale(self, cmd: Scale) -> Scaled:
+        config = await self._config(cmd.pool)
+        state, revision = await self.store.state(cmd.pool)
+        cap = capacity(self.snapshots.values(), time.time(), self.s.snapshot_max_age)
+        try:
+            desired, note = plan_scale(cmd, config, state, cap)
+        except ScaleRefused as exc:
+            raise Refused(exc.code, exc.message) from None
+        if desired != state.desired:
+            reason = f"{cmd.direction} {desired} requested"
+            decision = Decision(cmd.pool, state.desired, desired, f"manual.{cmd.direction}", reason)
+            await self._apply(decision, msgspec.structs.replace(state, desired=desired), revision, "command")
+        log.info("scale command", direction=cmd.direction, previous=state.desired, desired=desired)
+        return Scaled(pool=cmd.pool, previous=state.desired, desired=desired, note=note)
+
+    async def _set_pool(self, config: PoolConfig) -> PoolInfo:
+        try:
+            check_name("pool", config.name)
+        except InvalidName as exc:
+            raise Refused("bad_request", str(exc)) from None
+        module, sep, func = config.handler.partition(":")
+        if not (module and sep and func):
+            raise Refused("bad_request", f"handler {config.handler!r} must be 'module:function'")
+        await self.store.save_config(config)
+        state, revision = await self.store.state(config.name)
+        if revision == 0:
+            await self.store.write_state(state, 0)
+        log.info("pool configured", pool=config.name, handler=config.handler, max_agents=config.max_agents)
+        await self._decide(config, "config")
+        return await self._info(config)
+
+    async def _on_snapshot(self, snapshot: Snapshot, _: str) -> None:
+        self.snapshots[snapshot.host.host] = snapshot
+        async with self.lock:
+            for pool in snapshot.pools:
+                config = await self.store.config(pool.name)
+                if config is not None:
+                    await self._decide(config, "snapshot")
+
+    async def _decide(self, config: PoolConfig, trigger: str) -> None:
+        state, revision = await self.store.state(config.name)
+        pool_snapshot = self._pool_snapshot(config.name)
+        decision, new_state = decide(pool_snapshot, config, state, time.time())
+        if decision.changed:
+            await self._apply(decision, new_state, revision, trigger)
+
+    def _pool_snapshot(self, pool: str) -> PoolSnapshot | None:
+        latest = max(self.snapshots.values(), key=lambda s: s.at, default=None)
+        if latest is None:
+            return None
+        return next((p for p in latest.pools if p.name == pool), None)
+
+    async def _apply(self, decision: Decision, new_state: DesiredState, revision: int, trigger: str) -> None:
+        now = time.time()
+        new_state = msgspec.structs.replace(
+            new_state, updated_at=now, reason=decision.reason, traceparent=current_traceparent()
+        )
+        try:
+            await self.store.write_state(new_state, revision)
+        except Conflict as exc:
+            raise Refused("conflict", str(exc)) from None
+        event = DecisionEvent(
+            pool=decision.pool,
+            previous=decision.previous,
+            desired=decision.desired,
+            rule=decision.rule,
+            reason=decision.reason,
+            trigger=trigger,  # type: ignore[arg-type]
+            at=now,
+        )
+        await publish(self.nc, subjects.decision_subject(decision.pool), event)
+        log.info(
+            "desired count changed",
+            pool=decision.pool,
+            previous=decision.previous,
+            desired=decision.desired,
+            rule=decision.rule,
+        )
+
+
+def _command_ctx(cmd: Command) -> dict[str, str]:
+    if isinstance(cmd, Scale | GetPool):
+        return {"pool": cmd.pool}
+    if isinstance(cmd, SetPool):
+        return {"pool": cmd.config.name}
+    return {}

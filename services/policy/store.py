@@ -1,0 +1,57 @@
+"""The policy's view of the pools and desired counts in KV, with compare-and-set writes."""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.jetstream import bucket, ensure_task_queue, get_struct, put_struct
+from agentscaler.shared.codec import encode
+from agentscaler.shared.messages.pools import DesiredState, PoolConfig
+
+
+class Conflict(Exception):
+    """Someone else changed the desired state between read and write."""
+
+
+class PoolStore:
+    def __init__(self, js: JetStreamContext, pools: KeyValue, desired: KeyValue) -> None:
+        self.js = js
+        self.pools = pools
+        self.desired = desired
+
+    @classmethod
+    async def open(cls, js: JetStreamContext) -> PoolStore:
+        return cls(js, await bucket(js, subjects.POOLS_BUCKET), await bucket(js, subjects.DESIRED_BUCKET))
+
+    async def config(self, pool: str) -> PoolConfig | None:
+        found = await get_struct(self.pools, pool, PoolConfig)
+        return None if found is None else found[0]
+
+    async def state(self, pool: str) -> tuple[DesiredState, int]:
+        """The desired state and its revision (0 when none was written yet)."""
+        found = await get_struct(self.desired, pool, DesiredState)
+        return found if found is not None else (DesiredState(pool=pool, desired=0), 0)
+
+    async def write_state(self, state: DesiredState, revision: int) -> None:
+        try:
+            if revision:
+                await self.desired.update(state.pool, encode(state), last=revision)
+            else:
+                await self.desired.create(state.pool, encode(state))
+        except KeyWrongLastSequenceError as exc:
+            raise Conflict(f"pool {state.pool!r} changed concurrently; try again") from exc
+
+    async def save_config(self, config: PoolConfig) -> None:
+        await ensure_task_queue(self.js, config)
+        await put_struct(self.pools, config.name, config)
+
+    async def names(self) -> list[str]:
+        from nats.js.errors import NoKeysError
+
+        try:
+            return sorted(await self.pools.keys())
+        except NoKeysError:
+            return []

@@ -1,0 +1,1 @@
+"""The registry: tracks every agent (spawn, registration, heartbeats, deregistration, loss)."""

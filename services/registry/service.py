@@ -1,0 +1,129 @@
+"""The registry service: the agent table behind NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+from nats.aio.client import Client
+from nats.js.kv import KeyValue
+
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.connection import service_connection
+from agentscaler.shared.bus.events import listen, publish
+from agentscaler.shared.bus.jetstream import bucket
+from agentscaler.shared.bus.rpc import serve
+from agentscaler.shared.codec import BadMessage, decode, encode
+from agentscaler.shared.messages.agents import (
+    Ack,
+    AgentList,
+    AgentRecord,
+    AgentsQuery,
+    Deregister,
+    Deregistered,
+    Exited,
+    Heartbeat,
+    Lost,
+    Register,
+    Registered,
+    Spawned,
+)
+from agentscaler.shared.supervisor import wait_or_stop
+
+from .settings import RegistrySettings
+from .table import AgentTable, Event
+
+log = structlog.get_logger()
+
+
+async def run(settings: RegistrySettings, stop: asyncio.Event) -> None:
+    async with service_connection(settings.nats_url, f"registry@{settings.host}", stop) as nc:
+        if nc is None:
+            return
+        with structlog.contextvars.bound_contextvars(service="registry"):
+            await Registry(settings, nc).run(stop)
+
+
+class Registry:
+    def __init__(self, settings: RegistrySettings, nc: Client) -> None:
+        self.settings = settings
+        self.nc = nc
+        self.table = AgentTable(lost_after=settings.lost_after, start_timeout=settings.start_timeout)
+        self.kv: KeyValue | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.kv = await bucket(self.nc.jetstream(), subjects.AGENTS_BUCKET)
+        await self._restore()
+        await serve(self.nc, subjects.AGENT_REGISTER, Register, self._on_register, context=_agent_ctx)
+        await serve(self.nc, subjects.AGENT_DEREGISTER, Deregister, self._on_deregister, context=_agent_ctx)
+        await serve(self.nc, subjects.REGISTRY_QUERY, AgentsQuery, self._on_query)
+        await listen(self.nc, subjects.heartbeat_subject("*"), Heartbeat, self._on_heartbeat, traced=False)
+        await listen(self.nc, subjects.agent_event_subject("spawned"), Spawned, self._on_spawned)
+        await listen(self.nc, subjects.agent_event_subject("exited"), Exited, self._on_exited)
+        log.info("registry ready", agents=len(self.table.agents))
+        while not await wait_or_stop(stop, self.settings.sweep_interval):
+            await self._emit(self.table.sweep(time.time()))
+
+    async def _restore(self) -> None:
+        assert self.kv is not None
+        records: list[AgentRecord] = []
+        for key in await _keys(self.kv):
+            entry = await self.kv.get(key)
+            if entry.value:
+                try:
+                    records.append(decode(AgentRecord, entry.value))
+                except BadMessage as exc:
+                    log.warning("skipping unreadable agent record", key=key, error=str(exc))
+        self.table.restore(records, time.time())
+
+    async def _on_register(self, req: Register) -> Ack:
+        await self._emit(self.table.register(req, time.time()))
+        return Ack()
+
+    async def _on_deregister(self, req: Deregister) -> Ack:
+        await self._emit(self.table.deregister(req, time.time()))
+        return Ack()
+
+    async def _on_query(self, req: AgentsQuery) -> AgentList:
+        return AgentList(agents=self.table.select(req.pool, req.host))
+
+    async def _on_heartbeat(self, hb: Heartbeat, _: str) -> None:
+        await self._emit(self.table.heartbeat(hb, time.time()))
+
+    async def _on_spawned(self, ev: Spawned, _: str) -> None:
+        await self._emit(self.table.spawned(ev, time.time()))
+
+    async def _on_exited(self, ev: Exited, _: str) -> None:
+        await self._emit(self.table.exited(ev, time.time()))
+
+    async def _emit(self, events: list[Event]) -> None:
+        assert self.kv is not None
+        for event in events:
+            agent = event.agent
+            with structlog.contextvars.bound_contextvars(agent=agent.agent_id, pool=agent.pool):
+                if isinstance(event, Registered):
+                    log.info("agent registered", host=agent.host, pid=agent.pid)
+                    await self.kv.put(agent.agent_id, encode(agent))
+                    await publish(self.nc, subjects.agent_event_subject("registered"), event)
+                elif isinstance(event, Deregistered):
+                    log.info("agent deregistered", completed=agent.completed)
+                    await self.kv.delete(agent.agent_id)
+                    await publish(self.nc, subjects.agent_event_subject("deregistered"), event)
+                elif isinstance(event, Lost):
+                    log.warning("agent lost", reason=event.reason, host=agent.host, pid=agent.pid)
+                    await self.kv.delete(agent.agent_id)
+                    await publish(self.nc, subjects.agent_event_subject("lost"), event)
+
+
+def _agent_ctx(req: Register | Deregister) -> dict[str, str]:
+    return {"agent": req.agent_id, "pool": req.pool}
+
+
+async def _keys(kv: KeyValue) -> list[str]:
+    from nats.js.errors import NoKeysError
+
+    try:
+        return await kv.keys()
+    except NoKeysError:
+        return []

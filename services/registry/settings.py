@@ -1,0 +1,17 @@
+"""Registry settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from agentscaler.shared.settings import CommonSettings
+
+
+class RegistrySettings(CommonSettings, frozen=True, kw_only=True):
+    lost_after: Annotated[
+        float, msgspec.Meta(gt=0, description="seconds without a heartbeat before an agent is lost")
+    ] = 15.0
+    start_timeout: Annotated[float, msgspec.Meta(gt=0, description="seconds a spawned agent has to register")] = 60.0
+    sweep_interval: Annotated[float, msgspec.Meta(gt=0, description="seconds between checks for lost agents")] = 1.0

@@ -1,0 +1,105 @@
+"""Requests and replies with typed messages. One place turns bad input and failures into error replies."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from opentelemetry.trace import SpanKind, StatusCode
+
+from ..codec import BadMessage, decode, encode
+from ..errors import NoResponders, RequestFailed
+from ..messages.commands import Error
+from ..telemetry.tracing import inject, span
+
+log = structlog.get_logger()
+
+Req = TypeVar("Req")
+Rep = TypeVar("Rep")
+
+
+class _Probe(msgspec.Struct):
+    """Just enough of a reply to tell an :class:`Error` from the expected type."""
+
+    type: Any = None
+
+
+class Refused(Exception):
+    """Raised by a request handler to answer with an :class:`Error` reply of ``code``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+async def request(
+    nc: Client, subject: str, msg: Any, reply_type: Any, *, timeout: float = 5.0, what: str = "service"
+) -> Any:
+    """Send ``msg`` and decode the reply as ``reply_type`` (an :class:`Error` reply raises
+    :class:`RequestFailed`; no listener raises :class:`NoResponders`)."""
+    with span(f"request {subject}", kind=SpanKind.CLIENT, attributes={"messaging.destination": subject}):
+        try:
+            reply = await nc.request(subject, encode(msg), timeout=timeout, headers=inject())
+        except NoRespondersError:
+            raise NoResponders(
+                f"no {what} is listening on {subject}: is `agentscaler run` (or `agentscaler serve ...`) running?"
+            ) from None
+        except NatsTimeout:
+            raise NoResponders(f"the {what} on {subject} did not answer within {timeout:g}s") from None
+    if decode(_Probe, reply.data).type == "error":
+        error = decode(Error, reply.data)
+        raise RequestFailed(error.code, error.message)
+    return decode(reply_type, reply.data)
+
+
+async def serve(
+    nc: Client,
+    subject: str,
+    request_type: Any,
+    handler: Callable[[Any], Awaitable[Any]],
+    *,
+    queue: str = "",
+    context: Callable[[Any], dict[str, str]] | None = None,
+) -> Subscription:
+    """Answer requests on ``subject``: decode as ``request_type``, call ``handler`` inside a consumer span
+    with log context bound, reply with its result. Bad input and failures become :class:`Error` replies; the
+    subscription never dies."""
+
+    async def on_msg(msg: Msg) -> None:
+        with span(f"handle {subject}", kind=SpanKind.SERVER, parent=msg.headers) as current:
+            try:
+                req = decode(request_type, msg.data)
+            except BadMessage as exc:
+                log.warning("bad request", subject=msg.subject, error=str(exc))
+                await _reply(msg, Error(code="bad_request", message=str(exc)))
+                return
+            binding = context(req) if context else {}
+            with structlog.contextvars.bound_contextvars(**binding):
+                try:
+                    result = await handler(req)
+                except Refused as exc:
+                    log.info("request refused", subject=msg.subject, code=exc.code, reason=exc.message)
+                    result = Error(code=exc.code, message=exc.message)  # type: ignore[arg-type]
+                except Exception as exc:
+                    log.exception("request failed", subject=msg.subject)
+                    current.set_status(StatusCode.ERROR, str(exc))
+                    result = Error(code="internal", message=f"{type(exc).__name__}: {exc}")
+                await _reply(msg, result)
+
+    return await nc.subscribe(subject, queue=queue, cb=on_msg)
+
+
+async def _reply(msg: Msg, result: Any) -> None:
+    if msg.reply:
+        await msg.respond(encode(result))
+
+
+__all__ = ["NoResponders", "Refused", "RequestFailed", "request", "serve"]

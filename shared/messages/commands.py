@@ -1,0 +1,67 @@
+"""Commands to the policy (subject ``agentscaler.cmd``) and their replies: tagged unions on ``type``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from .base import Tagged
+from .pools import DesiredState, PoolConfig
+
+Count = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+
+
+class Scale(Tagged, frozen=True, kw_only=True, tag="scale"):
+    """Scale a manual pool to ``count`` agents. ``direction`` states the intent (up or down) so that a
+    mistyped number is refused instead of shrinking or growing the pool the wrong way."""
+
+    pool: str = "default"
+    direction: Literal["up", "down"]
+    count: Count
+
+
+class SetPool(Tagged, frozen=True, kw_only=True, tag="set_pool"):
+    """Create a pool or change its configuration (its stream and consumer are created or updated too)."""
+
+    config: PoolConfig
+
+
+class GetPool(Tagged, frozen=True, kw_only=True, tag="get_pool"):
+    pool: str = "default"
+
+
+class ListPools(Tagged, frozen=True, kw_only=True, tag="list_pools"):
+    pass
+
+
+Command = Scale | SetPool | GetPool | ListPools
+
+
+class Scaled(Tagged, frozen=True, kw_only=True, tag="scaled"):
+    """The pool's desired count is now ``desired`` (it was ``previous``)."""
+
+    pool: str
+    previous: int
+    desired: int
+    note: str = ""
+
+
+class PoolInfo(Tagged, frozen=True, kw_only=True, tag="pool_info"):
+    config: PoolConfig
+    state: DesiredState
+
+
+class PoolList(Tagged, frozen=True, kw_only=True, tag="pool_list"):
+    pools: list[PoolInfo]
+
+
+class Error(Tagged, frozen=True, kw_only=True, tag="error"):
+    """A request that was refused or failed. ``code`` is stable for machines, ``message`` says what was wrong
+    and what to do."""
+
+    code: Literal["bad_request", "unknown_pool", "refused", "conflict", "internal"]
+    message: str
+
+
+CommandReply = Scaled | PoolInfo | PoolList | Error

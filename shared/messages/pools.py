@@ -1,0 +1,51 @@
+"""Pool configuration and desired state, both kept in JetStream KV."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from .base import Message
+
+Mode = Literal["manual", "auto"]
+
+DEFAULT_HANDLER = "agentscaler.services.agent.examples.llm:simulate"
+
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class PoolConfig(Message, frozen=True, kw_only=True):
+    """How a pool's agents run. Stored in the ``agentscaler-pools`` bucket under the pool's name."""
+
+    name: str
+    handler: str = DEFAULT_HANDLER
+    """The task handler, ``module:function``: an async callable taking the payload, returning a JSON-able result."""
+    max_agents: Annotated[int, msgspec.Meta(ge=0)] = 100
+    """The most agents this pool may run."""
+    ack_wait: Positive = 30.0
+    """Seconds a task may go without an ack or in-progress signal before JetStream redelivers it."""
+    max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 3
+    """Deliveries of a task (handler errors or agent deaths) before it is reported failed."""
+    drain_timeout: Positive = 60.0
+    """Seconds a draining agent may take to finish its task before it is killed (its task is redelivered)."""
+    agent_memory_mb: Positive = 64.0
+    """Memory budgeted per agent when no agent of the pool has been measured yet."""
+    heartbeat_interval: Positive = 5.0
+    """Seconds between an agent's heartbeats."""
+    pull_timeout: Positive = 5.0
+    """Seconds an idle agent's pull request waits for a task before it is renewed."""
+    env: dict[str, str] = {}
+    """Extra environment variables for the pool's agents (handler settings)."""
+
+
+class DesiredState(Message, frozen=True, kw_only=True):
+    """What a pool should look like. Written by the policy only; the actuator converges to it."""
+
+    pool: str
+    desired: Annotated[int, msgspec.Meta(ge=0)]
+    mode: Mode = "manual"
+    updated_at: float = 0.0
+    reason: str = ""
+    traceparent: str = ""
+    """W3C trace context of the command that set this count, so the actuator's work joins its trace."""

@@ -1,0 +1,80 @@
+"""Monitor snapshots: the host's resources and every pool's agents, queue and task figures."""
+
+from __future__ import annotations
+
+from .base import Message
+from .pools import Mode
+
+
+class HostSnapshot(Message, frozen=True, kw_only=True):
+    host: str
+    cpu_count: int
+    cpu_percent: float
+    """Host CPU use over the last sample interval, 0-100."""
+    load1: float
+    memory_total: int
+    memory_available: int
+    memory_percent: float
+    disk_total: int
+    disk_free: int
+    disk_read_bps: float
+    disk_write_bps: float
+    agents: int
+    """Agent processes measured on this host."""
+    agent_rss_avg: int
+    """Mean resident memory of this host's agents in bytes (0 when none run)."""
+    agent_memory_budget: int
+    """Bytes budgeted per new agent: the measured mean, or the pools' configured figure when none run."""
+    memory_reserve: int
+    """Bytes kept free for the host itself."""
+    agents_fit: int
+    """How many more agents fit in available memory, after the reserve."""
+
+
+class AgentCounts(Message, frozen=True, kw_only=True):
+    starting: int = 0
+    ready: int = 0
+    busy: int = 0
+    draining: int = 0
+
+
+class QueueStats(Message, frozen=True, kw_only=True):
+    pending: int = 0
+    """Tasks waiting in the stream, not yet delivered."""
+    in_flight: int = 0
+    """Tasks delivered to an agent and not yet acknowledged."""
+    waiting_pulls: int = 0
+    """Pull requests from idle agents waiting for tasks."""
+
+
+class TaskStats(Message, frozen=True, kw_only=True):
+    completed: int = 0
+    failed: int = 0
+    throughput: float = 0.0
+    """Tasks finished per second over the stats window."""
+    latency_p50: float = 0.0
+    """Seconds from submission to result, median over the stats window."""
+    latency_p95: float = 0.0
+    wait_p95: float = 0.0
+    """Seconds from submission to start, 95th percentile over the stats window."""
+    window: float = 0.0
+
+
+class PoolSnapshot(Message, frozen=True, kw_only=True):
+    name: str
+    mode: Mode
+    desired: int
+    max_agents: int
+    agents: AgentCounts
+    queue: QueueStats
+    tasks: TaskStats
+
+
+class Snapshot(Message, frozen=True, kw_only=True):
+    at: float
+    host: HostSnapshot
+    pools: list[PoolSnapshot]
+
+
+class StatusQuery(Message, frozen=True, kw_only=True):
+    pool: str | None = None

@@ -1,0 +1,90 @@
+"""Settings loading: one msgspec Struct per service, every field with a default and a one-line description.
+
+Sources, later ones winning: the field defaults, a TOML file (``--config`` or ``AGENTSCALER_CONFIG``: top-level
+keys for every service, a ``[<service>]`` table for one), environment variables (``AGENTSCALER_<FIELD>`` or
+``AGENTSCALER_<SERVICE>_<FIELD>``), then command-line flags.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+
+S = TypeVar("S", bound="CommonSettings")
+
+ENV_PREFIX = "AGENTSCALER_"
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+def default_host() -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in socket.gethostname())[:64] or "host"
+
+
+class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Fields every service has."""
+
+    nats_url: Annotated[str, msgspec.Meta(description="NATS server URL")] = DEFAULT_NATS_URL
+    host: Annotated[str, msgspec.Meta(description="name of this host in subjects and agent ids")] = msgspec.field(
+        default_factory=default_host
+    )
+    log_level: Annotated[str, msgspec.Meta(description="debug, info, warning or error")] = "info"
+
+
+class SettingsError(ValueError):
+    """Settings that do not validate; the message names the field and the source."""
+
+
+def load(
+    cls: type[S],
+    section: str,
+    *,
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> S:
+    """Build ``cls`` from defaults, the TOML file, the environment and ``overrides`` (None values skipped)."""
+    env = os.environ if env is None else env
+    fields = {f.name for f in msgspec.structs.fields(cls)}
+    values: dict[str, Any] = {}
+    path = config_file or env.get(f"{ENV_PREFIX}CONFIG")
+    if path:
+        values.update(_from_file(Path(path), section, fields))
+    for name in fields:
+        for key in (f"{ENV_PREFIX}{section.upper()}_{name.upper()}", f"{ENV_PREFIX}{name.upper()}"):
+            if key in env:
+                values[name] = env[key]
+                break
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None and k in fields})
+    try:
+        return msgspec.convert(values, cls, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid {section} settings: {exc}") from None
+
+
+def _from_file(path: Path, section: str, fields: set[str]) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot read config file {path}: {exc}") from None
+    values = {k: v for k, v in data.items() if k in fields}
+    table = data.get(section, {})
+    if isinstance(table, dict):
+        values.update({k: v for k, v in table.items() if k in fields})
+    return values
+
+
+def describe(cls: type[msgspec.Struct]) -> list[tuple[str, Any, str]]:
+    """(name, default, description) of every field, for ``agentscaler config``."""
+    out = []
+    for field in msgspec.structs.fields(cls):
+        default = field.default if field.default is not msgspec.NODEFAULT else field.default_factory()  # type: ignore[misc]
+        meta = getattr(field.type, "__metadata__", ())
+        text = next((m.description for m in meta if isinstance(m, msgspec.Meta) and m.description), "")
+        out.append((field.name, default, text))
+    return out

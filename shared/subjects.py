@@ -1,0 +1,87 @@
+"""Every NATS subject, stream and key-value bucket that agentscaler uses: the public wire contract.
+
+Subjects are documented in docs/nats-api.md; change a name here and there together.
+"""
+
+from __future__ import annotations
+
+import re
+
+PREFIX = "agentscaler"
+
+# Requests (core NATS request/reply).
+COMMAND = f"{PREFIX}.cmd"
+"""Policy commands: a tagged union (``type`` field) of scale and pool commands; replies say what happened."""
+STATUS = f"{PREFIX}.status"
+"""Ask a monitor for the latest system snapshot."""
+REGISTRY_QUERY = f"{PREFIX}.registry.agents"
+"""Ask the registry for the agents it knows (optionally of one pool)."""
+AGENT_REGISTER = f"{PREFIX}.agent.register"
+"""An agent announces itself when it starts pulling tasks."""
+AGENT_DEREGISTER = f"{PREFIX}.agent.deregister"
+"""An agent says goodbye after finishing its last task."""
+
+# Events (core NATS publish, no reply).
+SNAPSHOT = f"{PREFIX}.snapshot"
+"""Monitor snapshots, one subject per host: ``agentscaler.snapshot.<host>``."""
+HEARTBEAT = f"{PREFIX}.agent.hb"
+"""Agent heartbeats, one subject per pool: ``agentscaler.agent.hb.<pool>``."""
+AGENT_EVENTS = f"{PREFIX}.evt.agent"
+"""Agent lifecycle events: ``agentscaler.evt.agent.<kind>`` (spawned, exited, registered, deregistered, lost)."""
+DECISIONS = f"{PREFIX}.evt.decision"
+"""Policy decisions that changed a pool's desired count: ``agentscaler.evt.decision.<pool>``."""
+
+# JetStream.
+TASKS = f"{PREFIX}.tasks"
+"""Task submission subject of a pool: ``agentscaler.tasks.<pool>`` (captured by the pool's work-queue stream)."""
+TASK_CONSUMER = "agents"
+"""The one durable pull consumer that all agents of a pool share."""
+POOLS_BUCKET = "agentscaler-pools"
+"""KV: pool name -> PoolConfig."""
+DESIRED_BUCKET = "agentscaler-desired"
+"""KV: pool name -> DesiredState (the count the actuator converges to)."""
+AGENTS_BUCKET = "agentscaler-agents"
+"""KV: agent id -> AgentRecord, written by the registry on state changes only."""
+RESULTS_BUCKET = "agentscaler-results"
+"""KV: ``<pool>.<task id>`` -> TaskResult; created once per task, so duplicates are detected."""
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class InvalidName(ValueError):
+    """A pool, host or agent name that cannot be used in subjects and stream names."""
+
+
+def check_name(kind: str, name: str) -> str:
+    """Return ``name`` if it is usable as a subject token, else raise :class:`InvalidName` saying why."""
+    if not _NAME.match(name):
+        raise InvalidName(f"invalid {kind} name {name!r}: use 1-64 letters, digits, '-' or '_'")
+    return name
+
+
+def task_subject(pool: str) -> str:
+    return f"{TASKS}.{pool}"
+
+
+def task_stream(pool: str) -> str:
+    return f"agentscaler-tasks-{pool}"
+
+
+def heartbeat_subject(pool: str) -> str:
+    return f"{HEARTBEAT}.{pool}"
+
+
+def snapshot_subject(host: str) -> str:
+    return f"{SNAPSHOT}.{host}"
+
+
+def agent_event_subject(kind: str) -> str:
+    return f"{AGENT_EVENTS}.{kind}"
+
+
+def decision_subject(pool: str) -> str:
+    return f"{DECISIONS}.{pool}"
+
+
+def result_key(pool: str, task_id: str) -> str:
+    return f"{pool}.{task_id}"

@@ -1,0 +1,1 @@
+"""Logging (structlog) and tracing (OpenTelemetry) set-up, and the trace context carried in NATS headers."""

@@ -1,0 +1,104 @@
+"""OpenTelemetry tracing: configured from the standard ``OTEL_*`` variables, off by default.
+
+The W3C trace context travels in NATS message headers (``traceparent``/``tracestate``), so one trace runs
+from a CLI command through the policy and the actuator to the agents it starts, even across processes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind
+
+_TRACER_NAME = "agentscaler"
+
+
+def configure_tracing(service: str) -> None:
+    """Install an SDK tracer provider when ``OTEL_TRACES_EXPORTER`` names an exporter (``console``, or
+    ``otlp`` when an OTLP exporter package is installed). Without it spans are not recorded, but trace
+    context is still propagated."""
+    exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
+    if exporter_name in ("", "none"):
+        return
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+    exporter: SpanExporter
+    if exporter_name == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        exporter = ConsoleSpanExporter()
+    elif exporter_name == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
+                OTLPSpanExporter,
+            )
+        except ImportError as exc:
+            raise RuntimeError(
+                "OTEL_TRACES_EXPORTER=otlp needs the OTLP exporter: pip install opentelemetry-exporter-otlp-proto-http"
+            ) from exc
+        exporter = OTLPSpanExporter()
+    else:
+        raise RuntimeError(f"unsupported OTEL_TRACES_EXPORTER={exporter_name!r}: use none, console or otlp")
+    service_name = os.environ.get("OTEL_SERVICE_NAME") or f"agentscaler-{service}"
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+
+
+def shutdown_tracing() -> None:
+    provider = trace.get_tracer_provider()
+    shutdown = getattr(provider, "shutdown", None)
+    if callable(shutdown):
+        shutdown()
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(_TRACER_NAME)
+
+
+def inject(headers: dict[str, str] | None = None) -> dict[str, str]:
+    """Headers carrying the current trace context (empty when there is none)."""
+    carrier: dict[str, str] = dict(headers or {})
+    propagate.inject(carrier)
+    return carrier
+
+
+def current_traceparent() -> str:
+    return inject().get("traceparent", "")
+
+
+def current_trace_ids() -> tuple[str, str] | None:
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+@contextmanager
+def span(
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    parent: Mapping[str, str] | None = None,
+    attributes: Mapping[str, str | int | float | bool] | None = None,
+) -> Iterator[Span]:
+    """A span, child of the trace context in ``parent`` headers when given, else of the current one."""
+    token = None
+    if parent:
+        token = otel_context.attach(propagate.extract(dict(parent)))
+    try:
+        with tracer().start_as_current_span(name, kind=kind, attributes=attributes) as current:
+            yield current
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+def parent_from_traceparent(traceparent: str) -> dict[str, str]:
+    return {"traceparent": traceparent} if traceparent else {}
