@@ -2,7 +2,7 @@
 
 Sources, later ones winning: the field defaults, a TOML file (``--config`` or ``AGENTSCALER_CONFIG``: top-level
 keys for every service, a ``[<service>]`` table for one), environment variables (``AGENTSCALER_<FIELD>`` or
-``AGENTSCALER_<SERVICE>_<FIELD>``), then command-line flags.
+``AGENTSCALER_<SERVICE>_<FIELD>``; lists comma-separated), then command-line flags.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import msgspec
+import msgspec.inspect
 
 S = TypeVar("S", bound="CommonSettings")
 
@@ -37,7 +38,7 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SettingsError(ValueError):
-    """Settings that do not validate; the message names the field and the source."""
+    """Settings that do not validate; the message names the service and the field."""
 
 
 def load(
@@ -51,6 +52,7 @@ def load(
     """Build ``cls`` from defaults, the TOML file, the environment and ``overrides`` (None values skipped)."""
     env = os.environ if env is None else env
     fields = {f.name for f in msgspec.structs.fields(cls)}
+    lists = {f.name for f in msgspec.structs.fields(cls) if _is_list(f.type)}
     values: dict[str, Any] = {}
     path = config_file or env.get(f"{ENV_PREFIX}CONFIG")
     if path:
@@ -58,13 +60,21 @@ def load(
     for name in fields:
         for key in (f"{ENV_PREFIX}{section.upper()}_{name.upper()}", f"{ENV_PREFIX}{name.upper()}"):
             if key in env:
-                values[name] = env[key]
+                raw = env[key]
+                values[name] = [item.strip() for item in raw.split(",") if item.strip()] if name in lists else raw
                 break
     values.update({k: v for k, v in (overrides or {}).items() if v is not None and k in fields})
     try:
         return msgspec.convert(values, cls, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"invalid {section} settings: {exc}") from None
+
+
+def _is_list(kind: Any) -> bool:
+    info = msgspec.inspect.type_info(kind)
+    if isinstance(info, msgspec.inspect.Metadata):
+        info = info.type
+    return isinstance(info, msgspec.inspect.ListType)
 
 
 def _from_file(path: Path, section: str, fields: set[str]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ async def supervise(roots: Mapping[str, Root], stop: asyncio.Event, *, grace: fl
             pending.discard(task)
             if task.cancelled() or task.exception() is not None:
                 failed = True
-                log.error("root task failed; stopping", task=tasks[task], error=repr(task.exception()))
+                log.error("root task failed; stopping", task=tasks[task], error=_describe(task))
                 stop.set()
     stopper.cancel()
     if pending:
@@ -53,10 +53,14 @@ async def supervise(roots: Mapping[str, Root], stop: asyncio.Event, *, grace: fl
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 failed = True
-                log.error("root task failed while stopping", task=tasks[task], error=repr(task.exception()))
+                log.error("root task failed while stopping", task=tasks[task], error=_describe(task))
         for task in still:
             log.warning("root task did not stop in time; cancelling", task=tasks[task], grace=grace)
             task.cancel()
         if still:
             await asyncio.wait(still, timeout=5)
     return 1 if failed else 0
+
+
+def _describe(task: asyncio.Task[None]) -> str:
+    return "cancelled" if task.cancelled() else repr(task.exception())

@@ -67,4 +67,4 @@ def backoff(crashes: int, max_backoff: float) -> float:
     """Seconds to wait before the next start after ``crashes`` consecutive early exits."""
     if crashes <= 0:
         return 0.0
-    return float(min(0.5 * 2 ** (crashes - 1), max_backoff))
+    return float(min(0.5 * 2 ** min(crashes - 1, 64), max_backoff))

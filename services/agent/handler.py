@@ -22,6 +22,8 @@ def load_handler(spec: str) -> Handler:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise HandlerError(f"cannot import handler module {module_name!r}: {exc}") from exc
+    except Exception as exc:  # the module is user code: any error while importing it is a config error
+        raise HandlerError(f"handler module {module_name!r} failed to import: {type(exc).__name__}: {exc}") from exc
     target: Any = module
     for part in attr.split("."):
         target = getattr(target, part, None)

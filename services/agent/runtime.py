@@ -42,6 +42,7 @@ class Agent:
         self.completed = 0
         self.failed = 0
         self.started_at = time.time()
+        self.last_beat = 0.0
         self.puller = Puller(nc, subjects.task_stream(settings.pool), subjects.TASK_CONSUMER)
 
     @classmethod
@@ -119,9 +120,10 @@ class Agent:
             await self._run(msg, task, attempt)
 
     async def _run(self, msg: Msg, task: TaskEnvelope, attempt: int) -> None:
+        started = self.busy_since = time.time()
         if self.state == "ready":
             self.state = "busy"
-        started = self.busy_since = time.time()
+            await self._state_changed()
         keepalive = asyncio.create_task(self._keep_alive(msg))
         try:
             value = await self.handler(task.payload)
@@ -140,6 +142,7 @@ class Agent:
             if self.state == "busy":
                 self.state = "ready"
         await self._finish(msg, result)
+        await self._state_changed()
 
     def _result(
         self, task: TaskEnvelope, attempt: int, started: float, *, value: object = None, error: str = ""
@@ -185,7 +188,14 @@ class Agent:
             await asyncio.sleep(self.s.heartbeat_interval)
             await self._beat()
 
+    async def _state_changed(self) -> None:
+        """Tell the registry of a busy/ready change at once, at most every fifth of a heartbeat interval,
+        so status stays current for slow tasks without a message per task when tasks are fast."""
+        if time.monotonic() - self.last_beat >= self.s.heartbeat_interval / 5:
+            await self._beat()
+
     async def _beat(self) -> None:
+        self.last_beat = time.monotonic()
         hb = Heartbeat(
             agent_id=self.s.agent_id,
             pool=self.s.pool,

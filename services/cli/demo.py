@@ -32,6 +32,7 @@ class Script:
         self.log: list[str] = []
         self.submitted: list[str] = []
         self.started = time.monotonic()
+        self.last_submit = 0.0
         self.done = False
 
     def say(self, text: str) -> None:
@@ -43,21 +44,33 @@ class Script:
     async def submit(self, n: int, prefix: str) -> None:
         ids = await self.client.submit("default", [{"prompt": f"{prefix} {i}"} for i in range(n)])
         self.submitted.extend(ids)
+        self.last_submit = time.time()
         self.say(f"submitted {n} tasks ({prefix})")
 
     async def scale(self, direction: str, n: int) -> None:
         reply = await self.client.scale("default", direction, n)
         self.say(f"agentscaler {direction} {n}: desired {reply.desired} (was {reply.previous})")
 
+    async def queue_empty(self, stop: asyncio.Event) -> None:
+        """Wait for a snapshot taken after the last submission that shows no task waiting."""
+        while not stop.is_set():
+            snap = await self.client.status("default")
+            if snap.at > self.last_submit and snap.pools[0].queue.pending == 0:
+                break
+            await asyncio.sleep(0.5)
+        self.say("queue empty: every task has been picked up")
+
     async def run(self, stop: asyncio.Event) -> None:
         steps: list[tuple[float, Callable[[], Awaitable[None]]]] = [
             (0, lambda: self.scale("up", 4)),
             (0, lambda: self.submit(40, "warm-up")),
             (8, lambda: self.scale("up", 24)),
-            (0, lambda: self.submit(400, "burst")),
-            (10, lambda: self.scale("down", 8)),
-            (8, lambda: self.submit(80, "tail")),
-            (10, lambda: self.scale("down", 0)),
+            (0, lambda: self.submit(300, "burst")),
+            (5, lambda: self.scale("down", 10)),
+            (0, lambda: self.queue_empty(stop)),
+            (0, lambda: self.submit(30, "tail")),
+            (0, lambda: self.queue_empty(stop)),
+            (0, lambda: self.scale("down", 0)),
         ]
         for delay, step in steps:
             if await self.pause(delay, stop):
@@ -130,7 +143,7 @@ async def _demo(url: str, speed: float, data_dir: Path) -> int:
             await wait_or_stop(stop, 1.0 if tty else 3.0)
         await runner
     code = await services
-    print("\n".join(script.log[-2:]))
+    print(script.log[-1] if script.log else "")
     return 0 if script.done and code == 0 else 1
 
 

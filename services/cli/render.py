@@ -23,9 +23,10 @@ def _pool(p: PoolSnapshot) -> list[str]:
     return [
         f"pool {p.name}   mode {p.mode}   desired {p.desired}   running {running}   max {p.max_agents}",
         f"  agents   ready {a.ready}   busy {a.busy}   starting {a.starting}   draining {a.draining}",
-        f"  queue    pending {q.pending}   in flight {q.in_flight}",
+        f"  queue    pending {q.pending}   in flight {q.in_flight}   idle pulls {q.waiting_pulls}",
         f"  tasks    completed {t.completed}   failed {t.failed}   throughput {t.throughput:.2f}/s   "
-        f"latency p50 {t.latency_p50:.2f}s  p95 {t.latency_p95:.2f}s   (last {t.window:g}s)",
+        f"latency p50 {t.latency_p50:.2f}s  p95 {t.latency_p95:.2f}s   wait p95 {t.wait_p95:.2f}s   "
+        f"(last {t.window:g}s)",
     ]
 
 

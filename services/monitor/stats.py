@@ -16,7 +16,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    rank = max(1, math.ceil(q * len(ordered) / 100))
     return ordered[min(rank, len(ordered)) - 1]
 
 
@@ -41,7 +41,7 @@ class PoolTaskStats:
     def stats(self, now: float, window: float) -> TaskStats:
         while self.recent and self.recent[0][0] < now - window:
             self.recent.popleft()
-        in_window = [r for r in self.recent if r[0] <= now]
+        in_window = [r for r in self.recent if now - window <= r[0] <= now]
         latencies = [r[1] for r in in_window]
         waits = [r[2] for r in in_window]
         return TaskStats(

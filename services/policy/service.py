@@ -57,7 +57,7 @@ class Policy:
 
     async def start(self) -> None:
         if self.s.default_pool and await self.store.config("default") is None:
-            await self.store.save_config(PoolConfig(name="default"))
+            await self._set_pool(PoolConfig(name="default"))
             log.info("created the default pool")
         await serve(self.nc, subjects.COMMAND, Command, self._on_command, queue="policy", context=_command_ctx)
         await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)

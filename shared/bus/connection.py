@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -43,14 +44,23 @@ async def connect_once(url: str, name: str, timeout: float = 2.0) -> Client:
         raise NatsUnavailable(f"cannot connect to NATS at {url!r}: {exc}") from exc
 
 
-async def connect_service(url: str, name: str, stop: asyncio.Event, retry_every: float = 1.0) -> Client | None:
-    """Connect a long-running service: retry until connected (logging where it looks) or ``stop`` is set,
-    then reconnect forever. Returns None if stopped first."""
+async def connect_service(url: str, name: str, stop: asyncio.Event, quiet_for: float = 30.0) -> Client | None:
+    """Connect a long-running service: wait for the server (saying once where it looks) until connected or
+    ``stop`` is set, then reconnect forever. Returns None if stopped first. A repeated connection error is
+    logged once per ``quiet_for`` seconds, not on every attempt."""
+    client: list[Client] = []
+    last_logged: dict[str, float] = {}
 
     async def on_error(exc: Exception) -> None:
-        log.warning("nats error", error=str(exc) or type(exc).__name__)
-
-    client: list[Client] = []
+        text = str(exc) or type(exc).__name__
+        now = time.monotonic()
+        if now - last_logged.get(text, -quiet_for) < quiet_for:
+            return
+        last_logged[text] = now
+        if client:
+            log.warning("nats error", url=url, error=text)
+        else:
+            log.warning("waiting for NATS", url=url, error=text, hint=str(unavailable(url)))
 
     async def on_disconnect() -> None:
         if client and not (client[0].is_draining or client[0].is_closed):
@@ -59,28 +69,28 @@ async def connect_service(url: str, name: str, stop: asyncio.Event, retry_every:
     async def on_reconnect() -> None:
         log.info("reconnected to NATS", url=url)
 
-    warned = False
-    while not stop.is_set():
-        try:
-            nc = await nats.connect(
-                url,
-                name=name,
-                connect_timeout=2,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                error_cb=on_error,
-                disconnected_cb=on_disconnect,
-                reconnected_cb=on_reconnect,
-            )
-            client.append(nc)
-            return nc
-        except (TimeoutError, OSError, nats.errors.NoServersError) as exc:
-            if not warned:
-                log.warning("waiting for NATS", url=url, error=str(unavailable(url)), detail=str(exc))
-                warned = True
-        with suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), retry_every)
-    return None
+    connecting = asyncio.create_task(
+        nats.connect(
+            url,
+            name=name,
+            connect_timeout=2,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            error_cb=on_error,
+            disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect,
+        )
+    )
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({connecting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not connecting.done():
+        connecting.cancel()
+        with suppress(asyncio.CancelledError, Exception):
+            await connecting
+        return None
+    client.append(connecting.result())
+    return client[0]
 
 
 @asynccontextmanager

@@ -28,24 +28,27 @@ def plan_scale(cmd: Scale, pool: PoolConfig, state: DesiredState, cap: Capacity 
     if cmd.direction == "up" and n < current:
         raise ScaleRefused(
             "bad_request",
-            f"up {n} is below pool {pool.name!r}'s desired count {current}; use `agentscaler down {n}` to scale down",
+            f"up {n} is below the desired count {current} of pool {pool.name!r}; "
+            f"use `agentscaler down {n} --pool {pool.name}` to scale down",
         )
     if cmd.direction == "down" and n > current:
         raise ScaleRefused(
             "bad_request",
-            f"down {n} is above pool {pool.name!r}'s desired count {current}; use `agentscaler up {n}` to scale up",
+            f"down {n} is above the desired count {current} of pool {pool.name!r}; "
+            f"use `agentscaler up {n} --pool {pool.name}` to scale up",
         )
     if n > pool.max_agents:
         raise ScaleRefused(
             "refused",
-            f"{n} agents exceeds pool {pool.name!r}'s max_agents of {pool.max_agents}; "
+            f"{n} agents exceeds max_agents={pool.max_agents} of pool {pool.name!r}; "
             f"raise it with `agentscaler pool set {pool.name} --max-agents {n}`",
         )
     more = n - current
     if more > 0 and cap is not None and more > cap.agents_fit:
         raise ScaleRefused(
             "refused",
-            f"{n} agents needs {more} more but {cap.explain()}; at most `agentscaler up {current + cap.agents_fit}`",
+            f"{n} agents needs {more} more but {cap.explain()}; "
+            f"at most `agentscaler up {current + cap.agents_fit} --pool {pool.name}`",
         )
     note = (
         ""

@@ -1,0 +1,123 @@
+"""The whole system as real processes: four services started with ``agentscaler serve``, real agents
+spawned by the actuator, the CLI run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+SERVICES = ("registry", "policy", "monitor", "actuator")
+
+FAST = {
+    "AGENTSCALER_REGISTRY_LOST_AFTER": "3",
+    "AGENTSCALER_REGISTRY_SWEEP_INTERVAL": "0.2",
+    "AGENTSCALER_MONITOR_INTERVAL": "0.25",
+    "AGENTSCALER_ACTUATOR_RECONCILE_INTERVAL": "0.2",
+    "AGENTSCALER_ACTUATOR_MIN_UPTIME": "1",
+    "AGENTSCALER_LOG_LEVEL": "info",
+}
+
+
+@dataclass
+class System:
+    url: str
+    logs: Path
+    host: str = field(default_factory=lambda: f"e2e-{uuid.uuid4().hex[:8]}")
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        return os.environ | FAST | {"AGENTSCALER_NATS_URL": self.url, "AGENTSCALER_HOST": self.host}
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agentscaler.services.cli", "serve", name],
+            env=self.env(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        return proc.wait(timeout)
+
+    def stop_all(self) -> None:
+        for name in reversed(SERVICES):
+            if name in self.procs:
+                try:
+                    self.stop(name, timeout=60)
+                except subprocess.TimeoutExpired:
+                    self.procs.get(name, None) and self.procs[name].kill()
+        for proc in agent_processes(self.host):
+            proc.kill()
+
+    def cli(
+        self, *args: str, check: bool = True, stdin: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "agentscaler.services.cli", *args, "--nats-url", self.url],
+            env=self.env(), capture_output=True, text=True, input=stdin, timeout=timeout,
+        )  # fmt: skip
+        if check and result.returncode != 0:
+            raise AssertionError(f"agentscaler {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+        return result
+
+    def status(self, pool: str) -> dict[str, Any]:
+        data = json.loads(self.cli("status", "--json", "--pool", pool).stdout)
+        return next(p for p in data["pools"] if p["name"] == pool)
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("*.log")))
+
+
+def agent_processes(host: str) -> list[psutil.Process]:
+    """Live agent processes started for ``host`` (found by the environment the actuator gave them)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if "agentscaler.services.agent" not in " ".join(proc.info["cmdline"] or []):
+                continue
+            if proc.environ().get("AGENTSCALER_AGENT_HOST") == host and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def wait_until(probe: Any, *, timeout: float = 30.0, interval: float = 0.2, what: str = "condition") -> Any:
+    """Call ``probe`` until it returns something truthy (returned) or fail after ``timeout`` saying what
+    was last seen."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            value = probe()
+        except (AssertionError, StopIteration, KeyError, json.JSONDecodeError) as exc:
+            value, last = None, exc
+        else:
+            last = value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last seen: {last!r}")
+        time.sleep(interval)
+
+
+def make_pool(system: System, name: str, *extra: str) -> None:
+    """Create a pool tuned for fast tests (waiting for the policy to answer)."""
+    args = ("pool", "set", name, "--heartbeat-interval", "0.5", "--pull-timeout", "1", "--ack-wait", "3",
+            "--drain-timeout", "30", *extra)  # fmt: skip
+    wait_until(lambda: system.cli(*args, check=False).returncode == 0, what=f"pool {name} created")

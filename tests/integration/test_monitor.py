@@ -1,0 +1,112 @@
+"""The monitor against a real nats-server (with a real registry and policy beside it)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from nats.aio.client import Client
+
+from agentscaler.services.monitor import service as monitor
+from agentscaler.services.monitor.settings import MonitorSettings
+from agentscaler.services.policy import service as policy
+from agentscaler.services.policy.settings import PolicySettings
+from agentscaler.services.registry import service as registry
+from agentscaler.services.registry.settings import RegistrySettings
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.jetstream import bucket
+from agentscaler.shared.bus.rpc import request
+from agentscaler.shared.bus.server import EmbeddedServer
+from agentscaler.shared.codec import decode, encode
+from agentscaler.shared.errors import RequestFailed
+from agentscaler.shared.messages.agents import Ack, Heartbeat, Register
+from agentscaler.shared.messages.snapshots import Snapshot, StatusQuery
+from agentscaler.shared.messages.tasks import TaskEnvelope, TaskResult
+from tests.conftest import eventually
+from tests.services import running
+
+pytestmark = pytest.mark.asyncio
+
+
+async def status(nc: Client, pool: str | None = None) -> Snapshot:
+    return await request(nc, subjects.STATUS, StatusQuery(pool=pool), Snapshot)
+
+
+@pytest.fixture
+async def system(nats_server: EmbeddedServer, nc: Client):  # type: ignore[no-untyped-def]
+    url = nats_server.url
+    async with (
+        running(registry.run, RegistrySettings(nats_url=url, host="h1", lost_after=30)),
+        running(policy.run, PolicySettings(nats_url=url, host="h1")),
+        running(monitor.run, MonitorSettings(nats_url=url, host="h1", interval=0.1, stats_window=60)),
+    ):
+        await eventually(lambda: _has_default(nc), what="monitor sees the default pool")
+        yield
+
+
+async def _has_default(nc: Client) -> bool:
+    return [p.name for p in (await status(nc)).pools] == ["default"]
+
+
+async def test_host_figures_are_real(system: None, nc: Client) -> None:
+    host = (await status(nc)).host
+    assert host.host == "h1" and host.cpu_count == os.cpu_count()
+    assert 0 < host.memory_available <= host.memory_total
+    assert 0 < host.disk_free <= host.disk_total
+    assert 0.0 <= host.cpu_percent <= 100.0
+    assert host.agents_fit == (host.memory_available - host.memory_reserve) // host.agent_memory_budget
+
+
+async def test_queue_agents_and_exact_task_counts(system: None, nc: Client) -> None:
+    js = nc.jetstream()
+    now = time.time()
+    for i in range(3):
+        task = TaskEnvelope(id=f"t{i}", pool="default", payload={}, submitted_at=now)
+        await js.publish(subjects.task_subject("default"), encode(task), headers={"Nats-Msg-Id": f"t{i}"})
+    await request(
+        nc,
+        subjects.AGENT_REGISTER,
+        Register(agent_id="a1", pool="default", host="h1", pid=os.getpid(), started_at=now),
+        Ack,
+    )
+    hb = Heartbeat(agent_id="a1", pool="default", host="h1", pid=os.getpid(), state="busy", busy_since=now)
+    await nc.publish(subjects.heartbeat_subject("default"), encode(hb))
+    results = await bucket(js, subjects.RESULTS_BUCKET)
+    for i, status_ in enumerate(["ok", "ok", "failed"]):
+        result = TaskResult(
+            id=f"r{i}",
+            pool="default",
+            status=status_,
+            submitted_at=now - 2,
+            started_at=now - 1,
+            finished_at=now,  # type: ignore[arg-type]
+        )
+        await results.create(subjects.result_key("default", f"r{i}"), encode(result))
+
+    async def figures() -> bool:
+        pool = (await status(nc, "default")).pools[0]
+        return (
+            pool.queue.pending == 3
+            and pool.agents.busy == 1
+            and (pool.tasks.completed, pool.tasks.failed) == (2, 1)
+            and pool.tasks.latency_p50 == pytest.approx(2.0, abs=0.01)
+            and pool.tasks.wait_p95 == pytest.approx(1.0, abs=0.01)
+        )
+
+    await eventually(figures, what="queue, agent and task figures")
+
+
+async def test_status_errors(system: None, nc: Client) -> None:
+    with pytest.raises(RequestFailed, match="unknown pool 'ghost'"):
+        await status(nc, "ghost")
+    reply = await nc.request(subjects.STATUS, b"[1,2", timeout=5)
+    assert b"bad_request" in reply.data
+    assert (await status(nc)).pools
+
+
+async def test_snapshots_are_published(system: None, nc: Client) -> None:
+    sub = await nc.subscribe(subjects.snapshot_subject("h1"))
+    msg = await sub.next_msg(timeout=5)
+    snapshot = decode(Snapshot, msg.data)
+    assert snapshot.host.host == "h1" and [p.name for p in snapshot.pools] == ["default"]

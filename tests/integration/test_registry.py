@@ -1,0 +1,168 @@
+"""The registry against a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from nats.aio.client import Client
+
+from agentscaler.services.registry import service as registry
+from agentscaler.services.registry.settings import RegistrySettings
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.rpc import request
+from agentscaler.shared.bus.server import EmbeddedServer
+from agentscaler.shared.codec import decode, encode
+from agentscaler.shared.errors import RequestFailed
+from agentscaler.shared.messages.agents import (
+    Ack,
+    AgentEvent,
+    AgentList,
+    AgentsQuery,
+    Deregister,
+    Deregistered,
+    Exited,
+    Heartbeat,
+    Lost,
+    Register,
+    Registered,
+    Spawned,
+)
+from tests.conftest import eventually
+from tests.services import running
+
+pytestmark = pytest.mark.asyncio
+
+
+def settings(url: str) -> RegistrySettings:
+    return RegistrySettings(nats_url=url, host="h1", lost_after=0.6, start_timeout=0.8, sweep_interval=0.05)
+
+
+def reg(agent_id: str, pool: str = "p") -> Register:
+    return Register(agent_id=agent_id, pool=pool, host="h1", pid=1234, started_at=time.time())
+
+
+async def agents(nc: Client, pool: str | None = None) -> list[str]:
+    reply = await request(nc, subjects.REGISTRY_QUERY, AgentsQuery(pool=pool), AgentList)
+    return sorted(a.agent_id for a in reply.agents)
+
+
+async def events(nc: Client) -> asyncio.Queue[AgentEvent]:
+    queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
+
+    async def on_msg(msg) -> None:  # type: ignore[no-untyped-def]
+        await queue.put(decode(AgentEvent, msg.data))
+
+    await nc.subscribe(f"{subjects.AGENT_EVENTS}.*", cb=on_msg)
+    return queue
+
+
+async def next_of(queue: asyncio.Queue[AgentEvent], kind: type) -> AgentEvent:
+    while True:
+        event = await asyncio.wait_for(queue.get(), 10)
+        if isinstance(event, kind):
+            return event
+
+
+async def test_register_heartbeat_query_deregister(nats_server: EmbeddedServer, nc: Client) -> None:
+    seen = await events(nc)
+    async with running(registry.run, settings(nats_server.url)):
+        await eventually(lambda: request(nc, subjects.AGENT_REGISTER, reg("a1"), Ack), what="registry up")
+        assert isinstance(await next_of(seen, Registered), Registered)
+        await request(nc, subjects.AGENT_REGISTER, reg("b1", pool="q"), Ack)
+        assert await agents(nc) == ["a1", "b1"]
+        assert await agents(nc, "q") == ["b1"]
+
+        hb = Heartbeat(agent_id="a1", pool="p", host="h1", pid=1234, state="busy", completed=7, busy_since=1.0)
+        await nc.publish(subjects.heartbeat_subject("p"), encode(hb))
+
+        async def busy() -> bool:
+            reply = await request(nc, subjects.REGISTRY_QUERY, AgentsQuery(pool="p"), AgentList)
+            return reply.agents[0].state == "busy" and reply.agents[0].completed == 7
+
+        await eventually(busy, what="heartbeat applied")
+        await request(nc, subjects.AGENT_DEREGISTER, Deregister(agent_id="a1", pool="p", completed=9), Ack)
+        gone = await next_of(seen, Deregistered)
+        assert gone.agent.agent_id == "a1" and gone.agent.completed == 9
+        assert await agents(nc) == ["b1"]
+
+
+async def test_silent_agent_is_declared_lost(nats_server: EmbeddedServer, nc: Client) -> None:
+    seen = await events(nc)
+    async with running(registry.run, settings(nats_server.url)):
+        await eventually(lambda: request(nc, subjects.AGENT_REGISTER, reg("quiet"), Ack), what="registry up")
+        lost = await next_of(seen, Lost)
+        assert lost.agent.agent_id == "quiet"
+        assert "no heartbeat" in lost.reason
+        assert await agents(nc) == []
+        # A late heartbeat from the lost agent's old life does not resurrect it.
+        hb = Heartbeat(agent_id="quiet", pool="p", host="h1", pid=1, state="ready")
+        await nc.publish(subjects.heartbeat_subject("p"), encode(hb))
+        await nc.flush()
+        await asyncio.sleep(0.1)
+        assert await agents(nc) == []
+
+
+async def test_spawned_agent_that_never_registers_is_lost(nats_server: EmbeddedServer, nc: Client) -> None:
+    seen = await events(nc)
+    async with running(registry.run, settings(nats_server.url)):
+        await eventually(lambda: request(nc, subjects.REGISTRY_QUERY, AgentsQuery(), AgentList), what="registry up")
+        spawned = Spawned(agent_id="s1", pool="p", host="h1", pid=42, at=time.time())
+        await nc.publish(subjects.agent_event_subject("spawned"), encode(spawned))
+
+        async def starting() -> bool:
+            reply = await request(nc, subjects.REGISTRY_QUERY, AgentsQuery(), AgentList)
+            return [a.state for a in reply.agents] == ["starting"]
+
+        await eventually(starting, what="starting agent listed")
+        lost = await next_of(seen, Lost)
+        assert "did not register" in lost.reason
+
+
+async def test_exited_agent_is_lost_at_once(nats_server: EmbeddedServer, nc: Client) -> None:
+    seen = await events(nc)
+    conf = RegistrySettings(nats_url=nats_server.url, host="h1", lost_after=60, sweep_interval=0.05)
+    async with running(registry.run, conf):
+        await eventually(lambda: request(nc, subjects.AGENT_REGISTER, reg("x1"), Ack), what="registry up")
+        exited = Exited(agent_id="x1", pool="p", host="h1", pid=1234, code=-9, drained=False, at=time.time())
+        await nc.publish(subjects.agent_event_subject("exited"), encode(exited))
+        lost = await next_of(seen, Lost)
+        assert lost.reason == "process killed by signal 9 without deregistering"
+
+
+async def test_agents_survive_a_registry_restart(nats_server: EmbeddedServer, nc: Client) -> None:
+    conf = RegistrySettings(nats_url=nats_server.url, host="h1", lost_after=30, sweep_interval=0.05)
+    async with running(registry.run, conf):
+        await eventually(lambda: request(nc, subjects.AGENT_REGISTER, reg("r1"), Ack), what="registry up")
+    async with running(registry.run, conf):
+        assert await eventually(lambda: agents(nc), what="restored agents") == ["r1"]
+
+
+async def test_bad_input_gets_error_replies_and_the_registry_keeps_working(
+    nats_server: EmbeddedServer, nc: Client
+) -> None:
+    async with running(registry.run, settings(nats_server.url)):
+        await eventually(lambda: request(nc, subjects.REGISTRY_QUERY, AgentsQuery(), AgentList), what="registry up")
+        for subject in (subjects.AGENT_REGISTER, subjects.AGENT_DEREGISTER, subjects.REGISTRY_QUERY):
+            reply = await nc.request(subject, b"{not json", timeout=5)
+            assert b'"type":"error"' in reply.data and b"bad_request" in reply.data and b"malformed JSON" in reply.data
+        reply = await nc.request(subjects.AGENT_REGISTER, b'{"agent_id": 5}', timeout=5)
+        assert b"invalid Register" in reply.data
+        with pytest.raises(RequestFailed, match="invalid Register"):
+            await request(nc, subjects.AGENT_REGISTER, {"agent_id": "x"}, Ack)
+        await nc.publish(subjects.heartbeat_subject("p"), b"garbage")
+        await nc.publish(subjects.agent_event_subject("spawned"), b'{"agent_id": []}')
+        await request(nc, subjects.AGENT_REGISTER, reg("still-fine"), Ack)
+        assert await agents(nc) == ["still-fine"]
+
+
+async def test_registry_rides_out_a_nats_restart(nats_server: EmbeddedServer, nc: Client) -> None:
+    conf = RegistrySettings(nats_url=nats_server.url, host="h1", lost_after=30, sweep_interval=0.05)
+    async with running(registry.run, conf) as task:
+        await eventually(lambda: request(nc, subjects.AGENT_REGISTER, reg("n1"), Ack), what="registry up")
+        nats_server.stop()
+        await asyncio.sleep(0.5)
+        assert not task.done()
+        nats_server.start()
+        assert await eventually(lambda: agents(nc), timeout=30, what="registry answering again") == ["n1"]

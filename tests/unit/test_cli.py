@@ -1,0 +1,218 @@
+"""The command line's argument types and parser, and the human status view. Nothing here talks to NATS."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from agentscaler.services.cli.main import MAX_COUNT, count, parser, positive
+from agentscaler.services.cli.render import render_status
+from agentscaler.shared.messages.snapshots import AgentCounts, QueueStats, TaskStats
+
+from . import builders as b
+from .builders import MIB
+
+GIB = 1024**3
+
+# --- argument types -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "value"), [("0", 0), ("5", 5), (" 7 ", 7), ("+3", 3), (str(MAX_COUNT), MAX_COUNT)])
+def test_count_accepts(text, value):
+    assert count(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("five", "give a whole number of agents"),
+        ("2.5", "give a whole number of agents"),
+        ("", "give a whole number of agents"),
+        ("-1", f"from 0 to {MAX_COUNT}"),
+        (str(MAX_COUNT + 1), f"from 0 to {MAX_COUNT}"),
+    ],
+)
+def test_count_rejects(text, needle):
+    with pytest.raises(argparse.ArgumentTypeError) as info:
+        count(text)
+    assert f"bad number {text!r}" in str(info.value)
+    assert needle in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "value"), [("1", 1.0), ("0.25", 0.25), ("1e-3", 0.001), ("120", 120.0)])
+def test_positive_accepts(text, value):
+    assert positive(text) == value
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "-0.5", "soon", ""])
+def test_positive_rejects(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="give a positive number") as info:
+        positive(text)
+    assert repr(text) in str(info.value)
+
+
+def test_positive_rejects_nan():
+    with pytest.raises(argparse.ArgumentTypeError):
+        positive("nan")
+
+
+# --- parser ---------------------------------------------------------------------------------------------
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    return parser().parse_args(list(argv))
+
+
+def test_parse_up():
+    args = parse("up", "5", "--pool", "p")
+    assert (args.command, args.n, args.pool, args.wait, args.timeout) == ("up", 5, "p", False, 120.0)
+
+
+def test_parse_down_with_wait():
+    args = parse("down", "0", "--wait", "--timeout", "3.5")
+    assert (args.command, args.n, args.pool, args.wait, args.timeout) == ("down", 0, "default", True, 3.5)
+
+
+def test_parse_status_json():
+    args = parse("status", "--json")
+    assert (args.command, args.json, args.pool) == ("status", True, None)
+
+
+def test_parse_submit():
+    args = parse("submit", "--count", "3", "{}")
+    assert (args.command, args.count, args.payload, args.pool) == ("submit", 3, "{}", "default")
+
+
+def test_parse_submit_from_stdin():
+    args = parse("submit")
+    assert (args.count, args.payload) == (1, None)
+
+
+def test_parse_pool_set():
+    args = parse("pool", "set", "x", "--max-agents", "4", "--env", "A=1", "--env", "B=2")
+    assert (args.command, args.pool_command, args.name, args.max_agents, args.env) == (
+        "pool",
+        "set",
+        "x",
+        4,
+        ["A=1", "B=2"],
+    )
+    assert args.handler is None and args.ack_wait is None  # unset options do not override the pool's
+
+
+def test_parse_nats_url_on_any_command():
+    assert parse("agents", "--nats-url", "nats://x:1").nats_url == "nats://x:1"
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["up", "-1"], "bad number '-1'"),
+        (["up", "many"], "bad number 'many'"),
+        (["up"], "required: N"),
+        (["submit", "--count", "x", "{}"], "bad number 'x'"),
+        (["pool", "set", "x", "--ack-wait", "0"], "give a positive number"),
+        (["serve", "scheduler"], "invalid choice: 'scheduler'"),
+        ([], "required: COMMAND"),
+    ],
+)
+def test_parse_errors_exit_2_with_a_message(argv, needle, capsys):
+    with pytest.raises(SystemExit) as info:
+        parser().parse_args(argv)
+    assert info.value.code == 2
+    assert needle in capsys.readouterr().err
+
+
+# --- render ---------------------------------------------------------------------------------------------
+
+
+def test_render_status_shows_every_figure():
+    snap = b.snapshot(
+        host=b.host_snapshot(
+            "box-7",
+            cpu_count=12,
+            cpu_percent=37.0,
+            load1=1.75,
+            memory_total=16 * GIB,
+            memory_available=6 * GIB,
+            disk_total=500 * GIB,
+            disk_free=123 * GIB,
+            disk_read_bps=3 * MIB,
+            disk_write_bps=7 * MIB,
+            agents=11,
+            agent_memory_budget=96 * MIB,
+            memory_reserve=1000 * MIB,
+            agents_fit=42,
+        ),
+        pools=[
+            b.pool_snapshot(
+                "alpha",
+                mode="manual",
+                desired=9,
+                max_agents=40,
+                agents=AgentCounts(starting=2, ready=3, busy=4, draining=1),
+                queue=QueueStats(pending=17, in_flight=5),
+                tasks=TaskStats(
+                    completed=1234, failed=56, throughput=7.25, latency_p50=0.81, latency_p95=2.47, window=60.0
+                ),
+            ),
+            b.pool_snapshot("beta", mode="auto", desired=0, max_agents=8, agents=AgentCounts()),
+        ],
+    )
+    text = render_status(snap)
+    for figure in [
+        "pool alpha",
+        "mode manual",
+        "desired 9",
+        "running 7",  # ready + busy
+        "max 40",
+        "ready 3",
+        "busy 4",
+        "starting 2",
+        "draining 1",
+        "pending 17",
+        "in flight 5",
+        "completed 1234",
+        "failed 56",
+        "throughput 7.25/s",
+        "p50 0.81s",
+        "p95 2.47s",
+        "last 60s",
+        "pool beta",
+        "mode auto",
+        "max 8",
+        "host box-7",
+        "37%",
+        "12 cores",
+        "load 1.75",
+        "10.0 GiB used",
+        "6.0 GiB available",
+        "16.0 GiB",
+        "123.0 GiB free",
+        "500.0 GiB",
+        "read 3.0 MiB/s",
+        "write 7.0 MiB/s",
+        "11 running",
+        "96 MiB each",
+        "fits 42 more",
+        "1000 MiB free",
+    ]:
+        assert figure in text, figure
+    assert text.index("pool alpha") < text.index("pool beta") < text.index("host box-7")
+
+
+def test_render_status_without_pools_shows_the_host():
+    assert render_status(b.snapshot(pools=[])).startswith("host h1")
+
+
+@pytest.mark.parametrize(
+    ("changes", "figure"),
+    [
+        ({"queue": QueueStats(pending=1, in_flight=2, waiting_pulls=31)}, "31"),
+        ({"tasks": TaskStats(wait_p95=13.39, window=60.0)}, "13.39"),
+    ],
+    ids=["waiting_pulls", "wait_p95"],
+)
+def test_render_status_shows_queue_wait_figures(changes, figure):
+    assert figure in render_status(b.snapshot(pools=[b.pool_snapshot(**changes)]))

@@ -1,0 +1,203 @@
+"""Decoding at the edge: typed messages, clear errors, tolerant of fields added by newer senders."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentscaler.shared.codec import BadMessage, decode, decoder, encode
+from agentscaler.shared.messages.agents import AgentEvent, Heartbeat, Lost, Spawned
+from agentscaler.shared.messages.commands import (
+    Command,
+    CommandReply,
+    Error,
+    GetPool,
+    ListPools,
+    PoolInfo,
+    Scale,
+    Scaled,
+    SetPool,
+)
+from agentscaler.shared.messages.pools import DEFAULT_HANDLER, DesiredState, PoolConfig
+from agentscaler.shared.messages.snapshots import Snapshot
+from agentscaler.shared.messages.tasks import TaskResult
+
+from . import builders as b
+from .builders import PROPERTY
+
+
+def raw(obj: object) -> bytes:
+    return json.dumps(obj).encode()
+
+
+HB = {"agent_id": "a1", "pool": "p", "host": "h", "pid": 7, "state": "ready"}
+
+
+# --- errors ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "data", "needles"),
+    [
+        (Heartbeat, "Heartbeat", b"not json", ["malformed JSON for Heartbeat"]),
+        (Heartbeat, "Heartbeat", b'{"agent_id": "a1"', ["malformed JSON for Heartbeat"]),
+        (Heartbeat, "Heartbeat", b"", ["malformed JSON for Heartbeat"]),
+        (Heartbeat, "Heartbeat", raw([HB]), ["invalid Heartbeat", "Expected `object`, got `array`"]),
+        (Heartbeat, "Heartbeat", raw({**HB, "pid": "seven"}), ["invalid Heartbeat", "`$.pid`"]),
+        (Heartbeat, "Heartbeat", raw({**HB, "state": "sleeping"}), ["invalid Heartbeat", "`$.state`"]),
+        (Heartbeat, "Heartbeat", raw({"agent_id": "a1"}), ["invalid Heartbeat", "missing required field"]),
+        (TaskResult, "TaskResult", raw({"id": "t", "pool": "p", "status": "maybe"}), ["invalid TaskResult"]),
+        (Snapshot, "Snapshot", raw({"at": 1.0, "host": {}, "pools": []}), ["invalid Snapshot", "$.host"]),
+        (Command, "Scale", b"{", ["malformed JSON for", "commands.Scale | commands.SetPool"]),
+    ],
+)
+def test_bad_messages_name_the_type_and_the_problem(kind, name, data, needles):
+    with pytest.raises(BadMessage) as info:
+        decode(kind, data)
+    assert name in str(info.value)
+    for needle in needles:
+        assert needle in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # no msgspec traceback chained
+
+
+def test_bad_message_is_a_value_error():
+    assert issubclass(BadMessage, ValueError)
+
+
+def test_one_decoder_per_type():
+    assert decoder(Heartbeat) is decoder(Heartbeat)
+    assert decoder(Command) is decoder(Command)
+    assert decoder(Heartbeat) is not decoder(Command)
+
+
+def test_unknown_fields_are_ignored():
+    hb = decode(Heartbeat, raw({**HB, "added_in_v2": {"x": 1}, "completed": 3}))
+    assert hb == Heartbeat(agent_id="a1", pool="p", host="h", pid=7, state="ready", completed=3)
+
+
+# --- the Command union ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"type": "scale", "direction": "up", "count": 3}, Scale(direction="up", count=3)),
+        ({"type": "scale", "pool": "b", "direction": "down", "count": 0}, Scale(pool="b", direction="down", count=0)),
+        ({"type": "set_pool", "config": {"name": "x"}}, SetPool(config=PoolConfig(name="x"))),
+        (
+            {"type": "set_pool", "config": {"name": "x", "max_agents": 4, "env": {"A": "1"}}},
+            SetPool(config=PoolConfig(name="x", max_agents=4, env={"A": "1"})),
+        ),
+        ({"type": "get_pool"}, GetPool()),
+        ({"type": "get_pool", "pool": "b"}, GetPool(pool="b")),
+        ({"type": "list_pools"}, ListPools()),
+        ({"type": "list_pools", "from_the_future": True}, ListPools()),
+    ],
+    ids=lambda v: v["type"] if isinstance(v, dict) else "",
+)
+def test_command_variants_decode_by_type(data, expected):
+    assert decode(Command, raw(data)) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"type": "explode"}, "Invalid value 'explode' - at `$.type`"),
+        ({"direction": "up", "count": 3}, "missing required field `type`"),
+        ({"type": "scale", "direction": "up", "count": -1}, "`$.count`"),
+        ({"type": "scale", "direction": "up", "count": 1_000_001}, "`$.count`"),
+        ({"type": "scale", "direction": "up", "count": 2.5}, "`$.count`"),
+        ({"type": "scale", "direction": "up", "count": "3"}, "`$.count`"),
+        ({"type": "scale", "direction": "sideways", "count": 1}, "`$.direction`"),
+        ({"type": "scale", "count": 1}, "missing required field `direction`"),
+        ({"type": "set_pool", "config": {"name": "x", "max_agents": -1}}, "`$.config.max_agents`"),
+        ({"type": "set_pool", "config": {"name": "x", "ack_wait": 0}}, "`$.config.ack_wait`"),
+        ({"type": "set_pool", "config": {"name": "x", "max_attempts": 0}}, "`$.config.max_attempts`"),
+        ({"type": "set_pool", "config": {}}, "missing required field `name`"),
+    ],
+)
+def test_command_rejects(data, needle):
+    with pytest.raises(BadMessage, match=r"^invalid ") as info:
+        decode(Command, raw(data))
+    assert needle in str(info.value)
+
+
+def test_scale_encodes_its_tag():
+    assert json.loads(encode(Scale(pool="b", direction="up", count=3))) == {
+        "type": "scale",
+        "pool": "b",
+        "direction": "up",
+        "count": 3,
+    }
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Scaled(pool="p", previous=1, desired=3, note="n"),
+        PoolInfo(config=b.pool_config(), state=b.desired_state(desired=2)),
+        Error(code="refused", message="no"),
+    ],
+    ids=lambda r: type(r).__name__,
+)
+def test_command_replies_round_trip(reply):
+    assert decode(CommandReply, encode(reply)) == reply
+
+
+@pytest.mark.parametrize(
+    "event",
+    [Spawned(agent_id="a", pool="p", host="h", pid=1, at=2.0), Lost(agent=b.record("a"), reason="gone")],
+    ids=lambda e: type(e).__name__,
+)
+def test_agent_events_round_trip(event):
+    assert decode(AgentEvent, encode(event)) == event
+
+
+def test_pool_config_defaults():
+    config = decode(PoolConfig, b'{"name": "x"}')
+    assert (config.handler, config.max_agents, config.max_attempts, config.env) == (DEFAULT_HANDLER, 100, 3, {})
+    assert decode(DesiredState, b'{"pool": "x", "desired": 2}').mode == "manual"
+
+
+# --- round trips ----------------------------------------------------------------------------------------
+
+TEXT = st.text(max_size=20)
+FLOATS = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@PROPERTY
+@given(
+    st.builds(
+        Scale,
+        pool=TEXT,
+        direction=st.sampled_from(["up", "down"]),
+        count=st.integers(0, 1_000_000),
+    )
+)
+def test_scale_round_trips(cmd):
+    assert decode(Command, encode(cmd)) == cmd
+    assert decode(Scale, encode(cmd)) == cmd
+
+
+@PROPERTY
+@given(
+    st.builds(
+        Heartbeat,
+        agent_id=TEXT,
+        pool=TEXT,
+        host=TEXT,
+        pid=st.integers(0, 2**31),
+        state=st.sampled_from(["starting", "ready", "busy", "draining"]),
+        completed=st.integers(0, 2**40),
+        failed=st.integers(0, 2**40),
+        busy_since=FLOATS,
+        sent_at=FLOATS,
+    )
+)
+def test_heartbeat_round_trips(hb):
+    assert decode(Heartbeat, encode(hb)) == hb
+    assert msgspec.json.decode(encode(hb))["agent_id"] == hb.agent_id
