@@ -30,13 +30,18 @@ async def connect_once(url: str, name: str, timeout: float = 2.0) -> Client:
         return None
 
     try:
-        return await nats.connect(
-            url,
-            name=name,
-            connect_timeout=timeout,
-            allow_reconnect=False,
-            max_reconnect_attempts=0,
-            error_cb=quiet,
+        # nats-py retries the initial connect forever unless attempts are bounded (0 means unbounded there).
+        return await asyncio.wait_for(
+            nats.connect(
+                url,
+                name=name,
+                connect_timeout=timeout,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.1,
+                error_cb=quiet,
+            ),
+            2 * timeout + 1,
         )
     except (TimeoutError, OSError, nats.errors.NoServersError) as exc:
         raise unavailable(url) from exc

@@ -1,0 +1,64 @@
+"""End to end: failing handlers, malformed tasks and broken pools never lose work or take a service down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import nats
+import pytest
+
+from tests.e2e.harness import System, make_pool, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def result(system: System, pool: str, task_id: str) -> dict:  # type: ignore[type-arg]
+    return json.loads(system.cli("result", task_id, "--pool", pool).stdout)
+
+
+def test_a_failing_task_is_retried_then_reported_failed(system: System) -> None:
+    make_pool(system, "e2e", "--max-attempts", "2")
+    system.cli("up", "2", "--pool", "e2e", "--wait", "--timeout", "60")
+    [bad] = system.cli("submit", '{"sleep": 0, "fail": "boom"}', "--pool", "e2e").stdout.split()
+    [good] = system.cli("submit", '{"sleep": 0}', "--pool", "e2e").stdout.split()
+    failed = wait_until(lambda: (r := result(system, "e2e", bad))["state"] == "failed" and r, what="failed result")
+    assert failed["attempts"] == 2 and failed["error"] == "SimulatedFailure: boom"
+    assert result(system, "e2e", good)["state"] == "done"
+    wait_until(
+        lambda: (t := system.status("e2e")["tasks"])["completed"] == 1 and t["failed"] == 1, what="1 ok and 1 failed"
+    )
+
+
+def test_a_malformed_task_is_reported_failed_and_the_agent_goes_on(system: System) -> None:
+    make_pool(system, "e2e")
+    system.cli("up", "1", "--pool", "e2e", "--wait", "--timeout", "60")
+
+    async def publish_junk() -> None:
+        nc = await nats.connect(system.url)
+        await nc.jetstream().publish("agentscaler.tasks.e2e", b"{not a task", headers={"Nats-Msg-Id": "junk-1"})
+        await nc.close()
+
+    asyncio.run(publish_junk())
+    junk = wait_until(lambda: (r := result(system, "e2e", "junk-1"))["state"] == "failed" and r, what="junk reported")
+    assert "malformed JSON" in junk["error"]
+    [ok] = system.cli("submit", '{"sleep": 0}', "--pool", "e2e").stdout.split()
+    wait_until(lambda: result(system, "e2e", ok)["state"] == "done", what="next task done")
+
+
+def test_a_pool_with_a_broken_handler_backs_off_instead_of_spinning(system: System) -> None:
+    make_pool(system, "broken", "--handler", "no_such_module_anywhere:run")
+    system.cli("up", "3", "--pool", "broken")
+    wait_until(
+        lambda: "cannot import handler module 'no_such_module_anywhere'" in system.log_text(), what="clear error"
+    )
+    time.sleep(4)
+    logs = system.log_text()
+    starts = logs.count('"event": "agent cannot start"')
+    assert 3 <= starts <= 30, f"crash-looping agents must back off, saw {starts} failed starts in ~5 s"
+    assert "backing off" in logs
+    assert system.status("broken")["agents"]["ready"] == 0
+    # The rest of the system is unaffected.
+    make_pool(system, "fine")
+    system.cli("up", "1", "--pool", "fine", "--wait", "--timeout", "60")
