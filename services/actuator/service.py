@@ -169,6 +169,8 @@ class Actuator:
             with structlog.contextvars.bound_contextvars(agent=agent_id, pool=proc.pool):
                 if drained and code == 0:
                     log.info("agent exited after draining")
+                elif drained and code == -signal.SIGTERM:
+                    log.info("agent stopped by the drain signal before it was running (it held no task)")
                 else:
                     log.warning("agent exited unexpectedly", code=code, drained=drained)
                 if not drained and now - proc.started_at < self.s.min_uptime:

@@ -1,66 +1,17 @@
-"""``python -m agentscaler.services.agent``: one agent process, configured by the actuator's environment."""
+"""``python -m agentscaler.services.agent``: one agent process, configured by the actuator's environment.
 
-from __future__ import annotations
+A drain request can arrive while this process is still importing (the actuator drains agents that have not
+started yet first). The stop signals are caught before anything else is imported, so such an agent stops
+cleanly instead of dying by signal.
+"""
 
-import asyncio
+import signal
 import sys
 
-import structlog
+_early_stop: list[int] = []
+signal.signal(signal.SIGTERM, lambda signum, _: _early_stop.append(signum))
+signal.signal(signal.SIGINT, lambda signum, _: _early_stop.append(signum))
 
-from agentscaler.shared.bus.connection import service_connection
-from agentscaler.shared.errors import AgentscalerError
-from agentscaler.shared.settings import SettingsError, load
-from agentscaler.shared.supervisor import stop_on_signals
-from agentscaler.shared.telemetry.logging import configure_logging
-from agentscaler.shared.telemetry.tracing import configure_tracing, parent_from_traceparent, shutdown_tracing, span
+from .main import main  # noqa: E402  (the signal handlers above must come first)
 
-from .handler import Handler, HandlerError, load_handler
-from .runtime import Agent
-from .settings import AgentSettings
-
-log = structlog.get_logger()
-
-EXIT_CONFIG = 2
-"""Exit status of an agent that cannot start (bad handler, missing pool): the actuator backs off."""
-
-
-async def serve(settings: AgentSettings, handler: Handler) -> int:
-    stop = asyncio.Event()
-    stop_on_signals(stop)
-    async with service_connection(settings.nats_url, f"agent@{settings.agent_id}", stop) as nc:
-        if nc is None:
-            return 0
-        try:
-            with span("agent start", parent=parent_from_traceparent(settings.traceparent)):
-                agent = await Agent.connect(settings, nc, handler)
-                await agent.start()
-        except AgentscalerError as exc:
-            log.error("agent cannot start", error=str(exc))
-            return EXIT_CONFIG
-        log.info("agent ready")
-        await agent.run(stop)
-    return 0
-
-
-def main() -> int:
-    try:
-        settings = load(AgentSettings, "agent")
-    except SettingsError as exc:
-        print(f"agent: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    configure_logging("agent", level=settings.log_level)
-    configure_tracing("agent")
-    structlog.contextvars.bind_contextvars(agent=settings.agent_id, pool=settings.pool)
-    try:
-        handler = load_handler(settings.handler)
-    except HandlerError as exc:
-        log.error("agent cannot start", error=str(exc))
-        return EXIT_CONFIG
-    try:
-        return asyncio.run(serve(settings, handler))
-    finally:
-        shutdown_tracing()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+sys.exit(main(_early_stop))

@@ -1,0 +1,65 @@
+"""One agent process: settings from the actuator's environment, the handler loaded, then serve until drained."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import structlog
+
+from agentscaler.shared.bus.connection import service_connection
+from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.settings import SettingsError, load
+from agentscaler.shared.supervisor import stop_on_signals
+from agentscaler.shared.telemetry.logging import configure_logging
+from agentscaler.shared.telemetry.tracing import configure_tracing, parent_from_traceparent, shutdown_tracing, span
+
+from .handler import Handler, HandlerError, load_handler
+from .runtime import Agent
+from .settings import AgentSettings
+
+log = structlog.get_logger()
+
+EXIT_CONFIG = 2
+"""Exit status of an agent that cannot start (bad handler, missing pool): the actuator backs off."""
+
+
+async def serve(settings: AgentSettings, handler: Handler, early_stop: list[int]) -> int:
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    if early_stop:
+        stop.set()
+    async with service_connection(settings.nats_url, f"agent@{settings.agent_id}", stop) as nc:
+        if nc is None:
+            return 0
+        try:
+            with span("agent start", parent=parent_from_traceparent(settings.traceparent)):
+                agent = await Agent.connect(settings, nc, handler)
+                await agent.start()
+        except AgentscalerError as exc:
+            log.error("agent cannot start", error=str(exc))
+            return EXIT_CONFIG
+        log.info("agent ready")
+        await agent.run(stop)
+    return 0
+
+
+def main(early_stop: list[int]) -> int:
+    """Run one agent; ``early_stop`` holds any stop signal that arrived before the event loop ran."""
+    try:
+        settings = load(AgentSettings, "agent")
+    except SettingsError as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging("agent", level=settings.log_level)
+    configure_tracing("agent")
+    structlog.contextvars.bind_contextvars(agent=settings.agent_id, pool=settings.pool)
+    try:
+        handler = load_handler(settings.handler)
+    except HandlerError as exc:
+        log.error("agent cannot start", error=str(exc))
+        return EXIT_CONFIG
+    try:
+        return asyncio.run(serve(settings, handler, early_stop))
+    finally:
+        shutdown_tracing()
