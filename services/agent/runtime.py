@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 
+import nats.errors
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -90,7 +91,11 @@ class Agent:
                     await wait_or_stop(stop, 1.0)
                     continue
                 if msg is not None:
-                    await self._handle(msg, stop)
+                    try:
+                        await self._handle(msg, stop)
+                    except (nats.errors.Error, TimeoutError) as exc:
+                        # NATS went away mid-task: the task was not acked, so JetStream redelivers it.
+                        log.warning("could not finish the task; it will be redelivered", error=repr(exc))
         finally:
             stopped.cancel()
 
@@ -195,6 +200,7 @@ class Agent:
             await self._beat()
 
     async def _beat(self) -> None:
+        """Publish a heartbeat; a NATS outage only costs this one (the registry tolerates missed beats)."""
         self.last_beat = time.monotonic()
         hb = Heartbeat(
             agent_id=self.s.agent_id,
@@ -207,7 +213,10 @@ class Agent:
             busy_since=self.busy_since,
             sent_at=time.time(),
         )
-        await publish(self.nc, subjects.heartbeat_subject(self.s.pool), hb, traced=False)
+        try:
+            await publish(self.nc, subjects.heartbeat_subject(self.s.pool), hb, traced=False)
+        except nats.errors.Error as exc:
+            log.warning("heartbeat not sent", error=repr(exc))
 
     async def _register(self) -> None:
         reg = Register(

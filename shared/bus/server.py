@@ -68,7 +68,8 @@ class EmbeddedServer:
         ]  # fmt: skip
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            # Its own session: a Ctrl-C in the terminal must not take NATS away while agents still drain.
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
             log.close()
         start = self.log_path.stat().st_size if self.log_path.exists() else 0

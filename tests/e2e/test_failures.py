@@ -9,6 +9,7 @@ import time
 import nats
 import pytest
 
+from agentscaler.shared.bus.server import EmbeddedServer
 from tests.e2e.harness import System, make_pool, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -62,3 +63,19 @@ def test_a_pool_with_a_broken_handler_backs_off_instead_of_spinning(system: Syst
     # The rest of the system is unaffected.
     make_pool(system, "fine")
     system.cli("up", "1", "--pool", "fine", "--wait", "--timeout", "60")
+
+
+def test_a_nats_restart_mid_work_loses_no_task(system: System, nats_server: EmbeddedServer) -> None:
+    make_pool(system, "e2e")
+    system.cli("up", "3", "--pool", "e2e", "--wait", "--timeout", "60")
+    ids = system.cli("submit", '{"sleep": 0.3}', "--count", "30", "--pool", "e2e").stdout.split()
+    wait_until(lambda: system.status("e2e")["tasks"]["completed"] >= 3, what="work under way")
+    nats_server.stop()
+    time.sleep(1.5)
+    nats_server.start()
+    done = wait_until(
+        lambda: (s := system.status("e2e"))["tasks"]["completed"] == 30 and s, timeout=90, what="all 30 tasks done"
+    )
+    assert done["tasks"]["failed"] == 0
+    assert all(result(system, "e2e", t)["state"] == "done" for t in ids[::5])
+    assert all(proc.poll() is None for proc in system.procs.values()), "every service kept running"
