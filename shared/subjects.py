@@ -59,6 +59,14 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
+_TASK_ID = re.compile(r"^[A-Za-z0-9_=-]{1,128}$")
+
+
+def valid_task_id(task_id: str) -> bool:
+    """Task ids are KV key tokens: 1-128 letters, digits, '-', '_' or '='."""
+    return bool(_TASK_ID.match(task_id))
+
+
 def task_subject(pool: str) -> str:
     return f"{TASKS}.{pool}"
 

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from agentscaler.shared.children import die_with_parent
 from agentscaler.shared.messages.pools import PoolConfig
 
 from .settings import ActuatorSettings
-
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -82,25 +78,10 @@ def spawn(settings: ActuatorSettings, pool: PoolConfig, agent_id: str, tracepare
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
-            preexec_fn=_die_with_parent(os.getpid()),
+            preexec_fn=die_with_parent(),  # a crashed actuator leaves no orphans: they drain
             close_fds=True,
         )
     finally:
         if out is not None:
             out.close()
     return AgentProcess(agent_id=agent_id, pool=pool.name, popen=popen, started_at=now)
-
-
-def _die_with_parent(parent: int) -> Callable[[], None] | None:
-    """In the child before exec: ask the kernel for SIGTERM (a drain) when the actuator dies, so a crashed
-    actuator leaves no orphan agents behind; exit at once if it is already gone."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def preexec() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec

@@ -14,11 +14,11 @@ from nats.aio.client import Client
 
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.connection import service_connection
-from agentscaler.shared.bus.events import publish
+from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket, mirror
 from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.errors import AgentscalerError
-from agentscaler.shared.messages.agents import AgentList, AgentsQuery, Exited, Spawned
+from agentscaler.shared.messages.agents import AgentList, AgentsQuery, Exited, Lost, Spawned
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.telemetry.tracing import current_traceparent, parent_from_traceparent, span
 
@@ -58,6 +58,7 @@ class Actuator:
                 mirror(await bucket(js, subjects.DESIRED_BUCKET), DesiredState, self.desired, self.wake.set)
             ),
         ]
+        await listen(self.nc, subjects.agent_event_subject("lost"), Lost, self._on_lost)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGCHLD, self.wake.set)
         log.info("actuator ready")
@@ -78,6 +79,14 @@ class Actuator:
         woken.cancel()
         stopped.cancel()
         self.wake.clear()
+
+    async def _on_lost(self, event: Lost, _: str) -> None:
+        """The registry gave up on one of our agents while its process still runs: it is hung or cut off
+        from NATS. Kill it; its task is redelivered and the reconcile loop starts a replacement."""
+        proc = self.procs.get(event.agent.agent_id)
+        if proc is not None and proc.poll() is None:
+            log.warning("agent declared lost but still running; killing it", agent=proc.agent_id, reason=event.reason)
+            proc.kill()
 
     def _managed(self, pool: str) -> bool:
         return pool in self.pools and (not self.s.pools or pool in self.s.pools)

@@ -36,10 +36,10 @@ async def serve(settings: AgentSettings, handler: Handler, early_stop: list[int]
             with span("agent start", parent=parent_from_traceparent(settings.traceparent)):
                 agent = await Agent.connect(settings, nc, handler)
                 await agent.start()
+                log.info("agent ready")
         except AgentscalerError as exc:
             log.error("agent cannot start", error=str(exc))
             return EXIT_CONFIG
-        log.info("agent ready")
         await agent.run(stop)
     return 0
 

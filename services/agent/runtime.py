@@ -6,7 +6,9 @@ import asyncio
 import os
 import time
 
+import msgspec
 import nats.errors
+import nats.js.errors
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -31,6 +33,17 @@ from .settings import AgentSettings
 
 log = structlog.get_logger()
 
+TRANSIENT = (
+    TimeoutError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoRespondersError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.StaleConnectionError,
+    nats.js.errors.ServiceUnavailableError,
+)
+"""NATS failures that pass: a task interrupted by one is left unacknowledged, and JetStream redelivers it."""
+
 
 class Agent:
     def __init__(self, settings: AgentSettings, nc: Client, handler: Handler, results: KeyValue) -> None:
@@ -44,6 +57,7 @@ class Agent:
         self.failed = 0
         self.started_at = time.time()
         self.last_beat = 0.0
+        self._pending_beat: asyncio.Task[None] | None = None
         self.puller = Puller(nc, subjects.task_stream(settings.pool), subjects.TASK_CONSUMER)
 
     @classmethod
@@ -72,6 +86,8 @@ class Agent:
             self.state = "draining"
             returned = await self.puller.close()
             beats.cancel()
+            if self._pending_beat is not None:
+                self._pending_beat.cancel()
             await self._deregister()
             log.info("agent drained", completed=self.completed, failed=self.failed, returned=returned)
 
@@ -93,7 +109,7 @@ class Agent:
                 if msg is not None:
                     try:
                         await self._handle(msg, stop)
-                    except (nats.errors.Error, TimeoutError) as exc:
+                    except TRANSIENT as exc:
                         # NATS went away mid-task: the task was not acked, so JetStream redelivers it.
                         log.warning("could not finish the task; it will be redelivered", error=repr(exc))
         finally:
@@ -104,11 +120,16 @@ class Agent:
         attempt = meta.num_delivered or 1
         try:
             task = decode(TaskEnvelope, msg.data)
+            if not subjects.valid_task_id(task.id):
+                raise BadMessage(f"invalid task id {task.id!r}: use 1-128 letters, digits, '-', '_' or '='")
         except BadMessage as exc:
-            task_id = (msg.headers or {}).get("Nats-Msg-Id") or f"seq-{meta.sequence.stream}"
+            header_id = (msg.headers or {}).get("Nats-Msg-Id", "")
+            task_id = header_id if subjects.valid_task_id(header_id) else f"seq-{meta.sequence.stream}"
             log.warning("malformed task", task=task_id, error=str(exc))
             await self._finish(msg, TaskResult(id=task_id, pool=self.s.pool, status="failed", error=str(exc)))
             return
+        if task.submitted_at <= 0:  # the publisher left it out: JetStream's own timestamp is the submission time
+            task = msgspec.structs.replace(task, submitted_at=meta.timestamp.timestamp())
         with (
             structlog.contextvars.bound_contextvars(task=task.id, attempt=attempt),
             span("run task", kind=SpanKind.CONSUMER, parent=msg.headers, attributes={"task.id": task.id}),
@@ -154,7 +175,7 @@ class Agent:
     ) -> TaskResult:
         return TaskResult(
             id=task.id,
-            pool=task.pool,
+            pool=self.s.pool,
             status="failed" if error else "ok",
             result=None if error else value,
             error=error,
@@ -194,10 +215,18 @@ class Agent:
             await self._beat()
 
     async def _state_changed(self) -> None:
-        """Tell the registry of a busy/ready change at once, at most every fifth of a heartbeat interval,
-        so status stays current for slow tasks without a message per task when tasks are fast."""
-        if time.monotonic() - self.last_beat >= self.s.heartbeat_interval / 5:
+        """Tell the registry of a busy/ready change soon: at once, or at the end of the current fifth of a
+        heartbeat interval with the state of that moment. Status stays current for slow tasks without a
+        message per task when tasks are fast."""
+        wait = self.last_beat + self.s.heartbeat_interval / 5 - time.monotonic()
+        if wait <= 0:
             await self._beat()
+        elif self._pending_beat is None or self._pending_beat.done():
+            self._pending_beat = asyncio.create_task(self._beat_after(wait))
+
+    async def _beat_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        await self._beat()
 
     async def _beat(self) -> None:
         """Publish a heartbeat; a NATS outage only costs this one (the registry tolerates missed beats)."""

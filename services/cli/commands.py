@@ -30,7 +30,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
     if args.command == "serve":
-        configure_logging(args.service)
+        configure_logging(args.service, level=launcher.log_level(args.config))
         return asyncio.run(launcher.serve_services([args.service], args.nats_url, args.config))
     if args.command == "demo":
         return demo.main(Path(args.data_dir) if args.data_dir else None, args.speed)
@@ -41,7 +41,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     log_stream = open(args.log_file, "a", buffering=1) if args.log_file else None  # noqa: SIM115
-    configure_logging("agentscaler", stream=log_stream)
+    configure_logging("agentscaler", stream=log_stream, level=launcher.log_level(args.config))
     server = None
     url = args.nats_url
     if url is None:

@@ -144,7 +144,10 @@ async def _demo(url: str, speed: float, data_dir: Path) -> int:
         await runner
     code = await services
     print(script.log[-1] if script.log else "")
-    return 0 if script.done and code == 0 else 1
+    if not script.done:
+        print("demo stopped early; every agent was drained")
+        return 130 if code == 0 else 1
+    return code
 
 
 def main(data_dir: Path | None, speed: float) -> int:

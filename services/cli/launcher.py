@@ -47,9 +47,14 @@ def data_dir_default() -> Path:
     return Path(base) / "agentscaler"
 
 
+def log_level(config_file: str | None) -> str:
+    """The log level the settings ask for (``log_level`` in the config file or AGENTSCALER_LOG_LEVEL)."""
+    return load(CommonSettings, "agentscaler", config_file=config_file).log_level
+
+
 def build_roots(
     names: Sequence[str],
-    nats_url: str,
+    nats_url: str | None,
     config_file: str | None,
     stop: asyncio.Event,
     *,
@@ -98,7 +103,7 @@ def _relay(event: asyncio.Event) -> Root:
 
 
 async def serve_services(
-    names: Sequence[str], nats_url: str, config_file: str | None = None, *, log_file: Path | None = None
+    names: Sequence[str], nats_url: str | None, config_file: str | None = None, *, log_file: Path | None = None
 ) -> int:
     stop = asyncio.Event()
     stop_on_signals(stop)

@@ -64,8 +64,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="TOML settings file (also $AGENTSCALER_CONFIG)")
     run.add_argument("--log-file", help="write service logs here instead of stderr")
 
-    serve = sub.add_parser("serve", parents=[common], help="run one service against a running NATS server")
+    serve = sub.add_parser("serve", help="run one service against a running NATS server")
     serve.add_argument("service", choices=["monitor", "policy", "actuator", "registry"])
+    serve.add_argument("--nats-url", help=f"NATS server URL (default: from settings, else {DEFAULT_NATS_URL})")
     serve.add_argument("--config", help="TOML settings file (also $AGENTSCALER_CONFIG)")
 
     for verb, what in (("up", "scale a pool up to N agents"), ("down", "scale a pool down to N agents (0 allowed)")):
@@ -131,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     finally:
         if not long_running:
             shutdown_tracing()

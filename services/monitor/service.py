@@ -99,6 +99,8 @@ class Monitor:
         snapshot = self.latest or await self.snapshot()
         if query.pool is None:
             return snapshot
+        if query.pool in self.pools and all(p.name != query.pool for p in snapshot.pools):
+            snapshot = await self.snapshot()  # a pool created since the last snapshot
         pools = [p for p in snapshot.pools if p.name == query.pool]
         if not pools:
             known = ", ".join(sorted(self.pools)) or "none"

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..children import die_with_parent
 from ..errors import AgentscalerError
 
 
@@ -69,7 +70,15 @@ class EmbeddedServer:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
             # Its own session: a Ctrl-C in the terminal must not take NATS away while agents still drain.
-            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+            # It still goes when this process dies, even by SIGKILL.
+            self.proc = subprocess.Popen(
+                args,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=die_with_parent(),
+            )
         finally:
             log.close()
         start = self.log_path.stat().st_size if self.log_path.exists() else 0

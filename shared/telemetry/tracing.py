@@ -18,15 +18,19 @@ _TRACER_NAME = "agentscaler"
 
 
 def configure_tracing(service: str) -> None:
-    """Install an SDK tracer provider when ``OTEL_TRACES_EXPORTER`` names an exporter (``console``, or
-    ``otlp`` when an OTLP exporter package is installed). Without it spans are not recorded, but trace
-    context is still propagated."""
-    exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
-    if exporter_name in ("", "none"):
-        return
+    """Install an SDK tracer provider, exporting spans when ``OTEL_TRACES_EXPORTER`` names an exporter
+    (``console``, or ``otlp`` when an OTLP exporter package is installed). Without one nothing is exported,
+    but every command still starts a trace whose id runs through the logs of every service it reaches."""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+    service_name = os.environ.get("OTEL_SERVICE_NAME") or f"agentscaler-{service}"
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    trace.set_tracer_provider(provider)
+    exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
+    if exporter_name in ("", "none"):
+        return
 
     exporter: SpanExporter
     if exporter_name == "console":
@@ -45,10 +49,7 @@ def configure_tracing(service: str) -> None:
         exporter = OTLPSpanExporter()
     else:
         raise RuntimeError(f"unsupported OTEL_TRACES_EXPORTER={exporter_name!r}: use none, console or otlp")
-    service_name = os.environ.get("OTEL_SERVICE_NAME") or f"agentscaler-{service}"
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
 
 
 def shutdown_tracing() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import nats
 import pytest
@@ -45,3 +46,17 @@ def test_agents_started_by_a_command_join_its_trace(system: System) -> None:
     trace_id, parents = asyncio.run(scale_and_watch())
     assert [p.split("-")[1] for p in parents] == [trace_id, trace_id]
     wait_until(lambda: '"trace_id": "' + trace_id in system.log_text(), what="service logs carry the trace id")
+
+
+def test_a_cli_command_starts_a_trace_even_with_no_exporter(system: System) -> None:
+    make_pool(system, "e2e")
+    system.cli("up", "2", "--pool", "e2e", "--wait", "--timeout", "60")
+    agents = json.loads(system.cli("agents", "--pool", "e2e", "--json").stdout)["agents"]
+    trace_ids = {a["traceparent"].split("-")[1] for a in agents if a["traceparent"]}
+    assert len(agents) == 2 and len(trace_ids) == 1, agents
+    [trace_id] = trace_ids
+    logs = system.log_text()
+    for service in ("policy", "actuator", "agent"):
+        assert f'"trace_id": "{trace_id}"' in "\n".join(
+            line for line in logs.splitlines() if f'"service": "{service}"' in line
+        ), f"{service} logs lack the command's trace id"

@@ -23,7 +23,8 @@ def plan_scale(cmd: Scale, pool: PoolConfig, state: DesiredState, cap: Capacity 
     if state.mode != "manual":
         raise ScaleRefused(
             "refused",
-            f"pool {pool.name!r} is in {state.mode} mode; run `agentscaler manual --pool {pool.name}` first",
+            f"pool {pool.name!r} is in {state.mode} mode, where the policy sets its size; "
+            "manual up/down applies to pools in manual mode only",
         )
     if cmd.direction == "up" and n < current:
         raise ScaleRefused(
