@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 
 import nats
+import psutil
 import pytest
 
 from agentscaler.shared.bus.server import EmbeddedServer
-from tests.e2e.harness import System, make_pool, wait_until
+from tests.e2e.harness import System, agent_processes, make_pool, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -79,3 +81,36 @@ def test_a_nats_restart_mid_work_loses_no_task(system: System, nats_server: Embe
     assert done["tasks"]["failed"] == 0
     assert all(result(system, "e2e", t)["state"] == "done" for t in ids[::5])
     assert all(proc.poll() is None for proc in system.procs.values()), "every service kept running"
+
+
+def test_a_hung_agent_is_declared_lost_killed_and_replaced(system: System) -> None:
+    make_pool(system, "e2e")
+    system.cli("up", "1", "--pool", "e2e", "--wait", "--timeout", "60")
+    [task_id] = system.cli("submit", '{"sleep": 1}', "--pool", "e2e").stdout.split()
+    wait_until(lambda: system.status("e2e")["queue"]["in_flight"] == 1, what="task in flight")
+    [hung] = agent_processes(system.host)
+    hung.send_signal(signal.SIGSTOP)  # alive but silent: no heartbeats, no progress
+    done = wait_until(
+        lambda: (r := result(system, "e2e", task_id))["state"] == "done" and r, timeout=60, what="task done elsewhere"
+    )
+    assert done["attempts"] == 2
+    logs = system.log_text()
+    assert "agent declared lost but still running; killing it" in logs
+    assert not hung.is_running() or hung.status() == psutil.STATUS_ZOMBIE
+    wait_until(lambda: len(agent_processes(system.host)) == 1, what="replacement agent")
+
+
+def test_invalid_task_ids_are_reported_not_retried(system: System) -> None:
+    make_pool(system, "e2e")
+    system.cli("up", "1", "--pool", "e2e", "--wait", "--timeout", "60")
+
+    async def publish() -> None:
+        nc = await nats.connect(system.url)
+        body = b'{"id": "bad id/1", "pool": "e2e", "payload": {}, "submitted_at": 0}'
+        await nc.jetstream().publish("agentscaler.tasks.e2e", body, headers={"Nats-Msg-Id": "hdr-1"})
+        await nc.close()
+
+    asyncio.run(publish())
+    failed = wait_until(lambda: (r := result(system, "e2e", "hdr-1"))["state"] == "failed" and r, what="reported")
+    assert "invalid task id 'bad id/1'" in failed["error"]
+    wait_until(lambda: system.status("e2e")["tasks"]["failed"] == 1, what="counted once")
