@@ -13,7 +13,7 @@ import structlog
 from nats.aio.client import Client
 
 from agentscaler.shared import subjects
-from agentscaler.shared.bus.connection import service_connection
+from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket, mirror
 from agentscaler.shared.bus.rpc import request
@@ -30,11 +30,7 @@ log = structlog.get_logger()
 
 
 async def run(settings: ActuatorSettings, stop: asyncio.Event) -> None:
-    async with service_connection(settings.nats_url, f"actuator@{settings.host}", stop) as nc:
-        if nc is None:
-            return
-        with structlog.contextvars.bound_contextvars(service="actuator", host=settings.host):
-            await Actuator(settings, nc).run(stop)
+    await run_connected("actuator", settings.nats_url, settings.host, stop, lambda nc: Actuator(settings, nc).run(stop))
 
 
 class Actuator:

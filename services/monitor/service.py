@@ -13,7 +13,7 @@ from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from agentscaler.shared import subjects
-from agentscaler.shared.bus.connection import service_connection
+from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import publish
 from agentscaler.shared.bus.jetstream import bucket, mirror
 from agentscaler.shared.bus.rpc import Refused, request, serve
@@ -39,11 +39,7 @@ log = structlog.get_logger()
 
 
 async def run(settings: MonitorSettings, stop: asyncio.Event) -> None:
-    async with service_connection(settings.nats_url, f"monitor@{settings.host}", stop) as nc:
-        if nc is None:
-            return
-        with structlog.contextvars.bound_contextvars(service="monitor", host=settings.host):
-            await Monitor(settings, nc).run(stop)
+    await run_connected("monitor", settings.nats_url, settings.host, stop, lambda nc: Monitor(settings, nc).run(stop))
 
 
 class Monitor:

@@ -10,7 +10,7 @@ import structlog
 from nats.aio.client import Client
 
 from agentscaler.shared import subjects
-from agentscaler.shared.bus.connection import service_connection
+from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.rpc import Refused, serve
 from agentscaler.shared.messages.commands import (
@@ -38,13 +38,12 @@ log = structlog.get_logger()
 
 
 async def run(settings: PolicySettings, stop: asyncio.Event) -> None:
-    async with service_connection(settings.nats_url, f"policy@{settings.host}", stop) as nc:
-        if nc is None:
-            return
-        with structlog.contextvars.bound_contextvars(service="policy"):
-            policy = Policy(settings, nc, await PoolStore.open(nc.jetstream()))
-            await policy.start()
-            await stop.wait()
+    async def body(nc: Client) -> None:
+        policy = Policy(settings, nc, await PoolStore.open(nc.jetstream()))
+        await policy.start()
+        await stop.wait()
+
+    await run_connected("policy", settings.nats_url, settings.host, stop, body)
 
 
 class Policy:

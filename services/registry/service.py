@@ -10,7 +10,7 @@ from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
 from agentscaler.shared import subjects
-from agentscaler.shared.bus.connection import service_connection
+from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket
 from agentscaler.shared.bus.rpc import serve
@@ -38,11 +38,7 @@ log = structlog.get_logger()
 
 
 async def run(settings: RegistrySettings, stop: asyncio.Event) -> None:
-    async with service_connection(settings.nats_url, f"registry@{settings.host}", stop) as nc:
-        if nc is None:
-            return
-        with structlog.contextvars.bound_contextvars(service="registry"):
-            await Registry(settings, nc).run(stop)
+    await run_connected("registry", settings.nats_url, settings.host, stop, lambda nc: Registry(settings, nc).run(stop))
 
 
 class Registry:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 
 import nats
@@ -110,3 +110,15 @@ async def service_connection(url: str, name: str, stop: asyncio.Event) -> AsyncI
                 await asyncio.wait_for(nc.drain(), 10)
             except (TimeoutError, nats.errors.ConnectionClosedError):
                 await nc.close()
+
+
+async def run_connected(
+    service: str, url: str, host: str, stop: asyncio.Event, body: Callable[[Client], Awaitable[None]]
+) -> None:
+    """A service's life: connect (waiting for NATS), run ``body`` with the service's log context bound,
+    drain the connection at the end. Returns at once if stopped before NATS answered."""
+    async with service_connection(url, f"{service}@{host}", stop) as nc:
+        if nc is None:
+            return
+        with structlog.contextvars.bound_contextvars(service=service, host=host):
+            await body(nc)

@@ -35,12 +35,7 @@ async def test_converges_to_desired_and_drains_cleanly(nats_server: EmbeddedServ
     await put_struct(pools, POOL.name, POOL)
     await pools.put("garbage", b"{not a pool")  # a bad entry is skipped, not fatal
     await desired.put("garbage", b"[]")
-    events: asyncio.Queue[AgentEvent] = asyncio.Queue()
-
-    async def on_event(msg) -> None:  # type: ignore[no-untyped-def]
-        await events.put(decode(AgentEvent, msg.data))
-
-    await nc.subscribe(f"{subjects.AGENT_EVENTS}.*", cb=on_event)
+    events = await agent_events(nc)
     settings = ActuatorSettings(nats_url=nats_server.url, host=host, reconcile_interval=0.1)
     async with (
         running(registry.run, RegistrySettings(nats_url=nats_server.url, host=host)),
@@ -64,12 +59,7 @@ async def test_a_crashed_agent_is_replaced(nats_server: EmbeddedServer, nc: Clie
     js = nc.jetstream()
     await ensure_task_queue(js, POOL)
     await put_struct(await bucket(js, subjects.POOLS_BUCKET), POOL.name, POOL)
-    events: asyncio.Queue[AgentEvent] = asyncio.Queue()
-
-    async def on_event(msg) -> None:  # type: ignore[no-untyped-def]
-        await events.put(decode(AgentEvent, msg.data))
-
-    await nc.subscribe(f"{subjects.AGENT_EVENTS}.*", cb=on_event)
+    events = await agent_events(nc)
     settings = ActuatorSettings(nats_url=nats_server.url, host=host, reconcile_interval=0.1, min_uptime=0.1)
     async with (
         running(registry.run, RegistrySettings(nats_url=nats_server.url, host=host)),
@@ -91,12 +81,7 @@ async def test_draining_an_agent_that_is_still_starting_is_clean(nats_server: Em
     js = nc.jetstream()
     await ensure_task_queue(js, POOL)
     await put_struct(await bucket(js, subjects.POOLS_BUCKET), POOL.name, POOL)
-    events: asyncio.Queue[AgentEvent] = asyncio.Queue()
-
-    async def on_event(msg) -> None:  # type: ignore[no-untyped-def]
-        await events.put(decode(AgentEvent, msg.data))
-
-    await nc.subscribe(f"{subjects.AGENT_EVENTS}.*", cb=on_event)
+    events = await agent_events(nc)
     settings = ActuatorSettings(nats_url=nats_server.url, host=host, reconcile_interval=0.1)
     desired = await bucket(js, subjects.DESIRED_BUCKET)
     async with running(actuator.run, settings):
@@ -108,6 +93,17 @@ async def test_draining_an_agent_that_is_still_starting_is_clean(nats_server: Em
         # Each exits because it was asked to (0 once it could drain; SIGTERM if it had not even reached Python).
         assert all(e.drained and e.code in (0, -15) for e in exited), exited
         assert agent_processes(host) == []
+
+
+async def agent_events(nc: Client) -> asyncio.Queue[AgentEvent]:
+    """Every agent lifecycle event, in order."""
+    events: asyncio.Queue[AgentEvent] = asyncio.Queue()
+
+    async def on_event(msg) -> None:  # type: ignore[no-untyped-def]
+        await events.put(decode(AgentEvent, msg.data))
+
+    await nc.subscribe(f"{subjects.AGENT_EVENTS}.*", cb=on_event)
+    return events
 
 
 async def _next(queue: asyncio.Queue[AgentEvent], kind: type) -> AgentEvent:
