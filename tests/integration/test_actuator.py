@@ -15,11 +15,10 @@ from agentscaler.services.registry.settings import RegistrySettings
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.jetstream import bucket, ensure_task_queue, put_struct
 from agentscaler.shared.bus.server import EmbeddedServer
-from agentscaler.shared.codec import decode
-from agentscaler.shared.messages.agents import AgentEvent, Exited, Registered, Spawned
+from agentscaler.shared.messages.agents import Exited, Registered, Spawned
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from tests.e2e.harness import agent_processes
-from tests.services import running
+from tests.services import agent_events, next_event, running
 
 pytestmark = pytest.mark.asyncio
 
@@ -42,14 +41,14 @@ async def test_converges_to_desired_and_drains_cleanly(nats_server: EmbeddedServ
         running(actuator.run, settings),
     ):
         await put_struct(desired, POOL.name, DesiredState(pool=POOL.name, desired=2))
-        spawned = [await _next(events, Spawned) for _ in range(2)]
+        spawned = [await next_event(events, Spawned) for _ in range(2)]
         assert {s.pool for s in spawned} == {"act"} and len({s.agent_id for s in spawned}) == 2
         assert {p.pid for p in agent_processes(host)} == {s.pid for s in spawned}
-        registered = [await _next(events, Registered) for _ in range(2)]
+        registered = [await next_event(events, Registered) for _ in range(2)]
         assert {r.agent.agent_id for r in registered} == {s.agent_id for s in spawned}
 
         await put_struct(desired, POOL.name, DesiredState(pool=POOL.name, desired=0))
-        exited = [await _next(events, Exited) for _ in range(2)]
+        exited = [await next_event(events, Exited) for _ in range(2)]
         assert all(e.code == 0 and e.drained for e in exited)
         assert agent_processes(host) == []
 
@@ -66,13 +65,13 @@ async def test_a_crashed_agent_is_replaced(nats_server: EmbeddedServer, nc: Clie
         running(actuator.run, settings),
     ):
         await put_struct(await bucket(js, subjects.DESIRED_BUCKET), POOL.name, DesiredState(pool=POOL.name, desired=1))
-        first = await _next(events, Spawned)
+        first = await next_event(events, Spawned)
         await asyncio.sleep(0.3)
         [proc] = agent_processes(host)
         proc.kill()
-        exited = await _next(events, Exited)
+        exited = await next_event(events, Exited)
         assert exited.agent_id == first.agent_id and exited.code == -9 and not exited.drained
-        second = await _next(events, Spawned)
+        second = await next_event(events, Spawned)
         assert second.agent_id != first.agent_id
 
 
@@ -86,28 +85,10 @@ async def test_draining_an_agent_that_is_still_starting_is_clean(nats_server: Em
     desired = await bucket(js, subjects.DESIRED_BUCKET)
     async with running(actuator.run, settings):
         await put_struct(desired, POOL.name, DesiredState(pool=POOL.name, desired=3))
-        [await _next(events, Spawned) for _ in range(3)]
+        [await next_event(events, Spawned) for _ in range(3)]
         await asyncio.sleep(0.2)  # mid-start: importing, connecting
         await put_struct(desired, POOL.name, DesiredState(pool=POOL.name, desired=0))
-        exited = [await _next(events, Exited) for _ in range(3)]
+        exited = [await next_event(events, Exited) for _ in range(3)]
         # Each exits because it was asked to (0 once it could drain; SIGTERM if it had not even reached Python).
         assert all(e.drained and e.code in (0, -15) for e in exited), exited
         assert agent_processes(host) == []
-
-
-async def agent_events(nc: Client) -> asyncio.Queue[AgentEvent]:
-    """Every agent lifecycle event, in order."""
-    events: asyncio.Queue[AgentEvent] = asyncio.Queue()
-
-    async def on_event(msg) -> None:  # type: ignore[no-untyped-def]
-        await events.put(decode(AgentEvent, msg.data))
-
-    await nc.subscribe(f"{subjects.AGENT_EVENTS}.*", cb=on_event)
-    return events
-
-
-async def _next(queue: asyncio.Queue[AgentEvent], kind: type) -> AgentEvent:
-    while True:
-        event = await asyncio.wait_for(queue.get(), 30)
-        if isinstance(event, kind):
-            return event

@@ -13,11 +13,10 @@ from agentscaler.services.registry.settings import RegistrySettings
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.bus.server import EmbeddedServer
-from agentscaler.shared.codec import decode, encode
+from agentscaler.shared.codec import encode
 from agentscaler.shared.errors import RequestFailed
 from agentscaler.shared.messages.agents import (
     Ack,
-    AgentEvent,
     AgentList,
     AgentsQuery,
     Deregister,
@@ -30,7 +29,7 @@ from agentscaler.shared.messages.agents import (
     Spawned,
 )
 from tests.conftest import eventually
-from tests.services import running
+from tests.services import agent_events, next_event, running
 
 pytestmark = pytest.mark.asyncio
 
@@ -48,28 +47,11 @@ async def agents(nc: Client, pool: str | None = None) -> list[str]:
     return sorted(a.agent_id for a in reply.agents)
 
 
-async def events(nc: Client) -> asyncio.Queue[AgentEvent]:
-    queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
-
-    async def on_msg(msg) -> None:  # type: ignore[no-untyped-def]
-        await queue.put(decode(AgentEvent, msg.data))
-
-    await nc.subscribe(f"{subjects.AGENT_EVENTS}.*", cb=on_msg)
-    return queue
-
-
-async def next_of(queue: asyncio.Queue[AgentEvent], kind: type) -> AgentEvent:
-    while True:
-        event = await asyncio.wait_for(queue.get(), 10)
-        if isinstance(event, kind):
-            return event
-
-
 async def test_register_heartbeat_query_deregister(nats_server: EmbeddedServer, nc: Client) -> None:
-    seen = await events(nc)
+    seen = await agent_events(nc)
     async with running(registry.run, settings(nats_server.url)):
         await eventually(lambda: request(nc, subjects.AGENT_REGISTER, reg("a1"), Ack), what="registry up")
-        assert isinstance(await next_of(seen, Registered), Registered)
+        assert isinstance(await next_event(seen, Registered), Registered)
         await request(nc, subjects.AGENT_REGISTER, reg("b1", pool="q"), Ack)
         assert await agents(nc) == ["a1", "b1"]
         assert await agents(nc, "q") == ["b1"]
@@ -83,16 +65,16 @@ async def test_register_heartbeat_query_deregister(nats_server: EmbeddedServer, 
 
         await eventually(busy, what="heartbeat applied")
         await request(nc, subjects.AGENT_DEREGISTER, Deregister(agent_id="a1", pool="p", completed=9), Ack)
-        gone = await next_of(seen, Deregistered)
+        gone = await next_event(seen, Deregistered)
         assert gone.agent.agent_id == "a1" and gone.agent.completed == 9
         assert await agents(nc) == ["b1"]
 
 
 async def test_silent_agent_is_declared_lost(nats_server: EmbeddedServer, nc: Client) -> None:
-    seen = await events(nc)
+    seen = await agent_events(nc)
     async with running(registry.run, settings(nats_server.url)):
         await eventually(lambda: request(nc, subjects.AGENT_REGISTER, reg("quiet"), Ack), what="registry up")
-        lost = await next_of(seen, Lost)
+        lost = await next_event(seen, Lost)
         assert lost.agent.agent_id == "quiet"
         assert "no heartbeat" in lost.reason
         assert await agents(nc) == []
@@ -105,7 +87,7 @@ async def test_silent_agent_is_declared_lost(nats_server: EmbeddedServer, nc: Cl
 
 
 async def test_spawned_agent_that_never_registers_is_lost(nats_server: EmbeddedServer, nc: Client) -> None:
-    seen = await events(nc)
+    seen = await agent_events(nc)
     async with running(registry.run, settings(nats_server.url)):
         await eventually(lambda: request(nc, subjects.REGISTRY_QUERY, AgentsQuery(), AgentList), what="registry up")
         spawned = Spawned(agent_id="s1", pool="p", host="h1", pid=42, at=time.time())
@@ -116,18 +98,18 @@ async def test_spawned_agent_that_never_registers_is_lost(nats_server: EmbeddedS
             return [a.state for a in reply.agents] == ["starting"]
 
         await eventually(starting, what="starting agent listed")
-        lost = await next_of(seen, Lost)
+        lost = await next_event(seen, Lost)
         assert "did not register" in lost.reason
 
 
 async def test_exited_agent_is_lost_at_once(nats_server: EmbeddedServer, nc: Client) -> None:
-    seen = await events(nc)
+    seen = await agent_events(nc)
     conf = RegistrySettings(nats_url=nats_server.url, host="h1", lost_after=60, sweep_interval=0.05)
     async with running(registry.run, conf):
         await eventually(lambda: request(nc, subjects.AGENT_REGISTER, reg("x1"), Ack), what="registry up")
         exited = Exited(agent_id="x1", pool="p", host="h1", pid=1234, code=-9, drained=False, at=time.time())
         await nc.publish(subjects.agent_event_subject("exited"), encode(exited))
-        lost = await next_of(seen, Lost)
+        lost = await next_event(seen, Lost)
         assert lost.reason == "process killed by signal 9 without deregistering"
 
 
