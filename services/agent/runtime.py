@@ -65,7 +65,7 @@ class Agent:
         js = nc.jetstream()
         try:
             await js.consumer_info(subjects.task_stream(settings.pool), subjects.TASK_CONSUMER)
-        except Exception as exc:
+        except nats.js.errors.NotFoundError as exc:
             raise AgentscalerError(
                 f"pool {settings.pool!r} has no task queue ({exc}); create the pool with `agentscaler pool set`"
             ) from exc
@@ -108,14 +108,14 @@ class Agent:
                     continue
                 if msg is not None:
                     try:
-                        await self._handle(msg, stop)
+                        await self._handle(msg)
                     except TRANSIENT as exc:
                         # NATS went away mid-task: the task was not acked, so JetStream redelivers it.
                         log.warning("could not finish the task; it will be redelivered", error=repr(exc))
         finally:
             stopped.cancel()
 
-    async def _handle(self, msg: Msg, stop: asyncio.Event) -> None:
+    async def _handle(self, msg: Msg) -> None:
         meta = msg.metadata
         attempt = meta.num_delivered or 1
         try:
