@@ -9,19 +9,29 @@ import sys
 from collections.abc import Callable
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 
 
-def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking the kernel to send ``sig`` to the child when this process dies, and exiting at
-    once if it already has. None off Linux, where there is no such signal."""
-    if not sys.platform.startswith("linux"):
-        return None
+def set_parent_death_signal(sig: signal.Signals = signal.SIGTERM) -> None:
+    """Ask the kernel to send ``sig`` to this process when its parent dies (Linux; a no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None]:
+    """A ``preexec_fn`` for children of this process: :func:`set_parent_death_signal`, and exit at once if
+    this process is already gone."""
     parent = os.getpid()
-    libc = ctypes.CDLL(None, use_errno=True)
 
     def preexec() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        set_parent_death_signal(sig)
         if os.getppid() != parent:
             os._exit(1)
 
     return preexec
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants are reparented to this process instead of init, so it can reap them (Linux)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)

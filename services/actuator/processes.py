@@ -1,4 +1,4 @@
-"""Starting, signalling and reaping agent processes."""
+"""Agent processes: started by exec or forked by the pool's fork server, signalled, and reaped."""
 
 from __future__ import annotations
 
@@ -7,24 +7,29 @@ import os
 import signal
 import subprocess
 from dataclasses import dataclass
+from typing import IO
 
 from agentscaler.shared.children import die_with_parent
 from agentscaler.shared.messages.pools import PoolConfig
 
 from .settings import ActuatorSettings
 
+UNKNOWN_EXIT = -1000
+"""Exit status of an agent that ended after its fork server died (nobody could read its status)."""
+
 
 @dataclass
 class AgentProcess:
     agent_id: str
     pool: str
-    popen: subprocess.Popen[bytes]
+    pid: int
     started_at: float
+    popen: subprocess.Popen[bytes] | None = None
+    """Set for agents this process started by exec; forked agents learn their exit from the fork server."""
+    returncode: int | None = None
+    orphaned: bool = False
+    """Its fork server died: its exit is found by polling the pid."""
     drain_deadline: float | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
 
     @property
     def draining(self) -> bool:
@@ -40,12 +45,29 @@ class AgentProcess:
         self._signal(signal.SIGKILL)
 
     def poll(self) -> int | None:
-        return self.popen.poll()
+        if self.popen is not None:
+            return self.popen.poll()
+        if self.returncode is None and self.orphaned:
+            self.returncode = _poll_orphan(self.pid)
+        return self.returncode
 
     def _signal(self, sig: signal.Signals) -> None:
-        if self.popen.returncode is None:
+        if self.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                self.popen.send_signal(sig)
+                os.kill(self.pid, sig)
+
+
+def _poll_orphan(pid: int) -> int | None:
+    """The exit status of a process that is not (or no longer) a child of a live fork server."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)  # reparented to us (we are a child subreaper)
+    except ChildProcessError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return UNKNOWN_EXIT
+        return None
+    return os.waitstatus_to_exitcode(status) if done else None
 
 
 def agent_environment(settings: ActuatorSettings, pool: PoolConfig, agent_id: str, traceparent: str) -> dict[str, str]:
@@ -69,14 +91,17 @@ def agent_environment(settings: ActuatorSettings, pool: PoolConfig, agent_id: st
     return env
 
 
-def spawn(settings: ActuatorSettings, pool: PoolConfig, agent_id: str, traceparent: str, now: float) -> AgentProcess:
-    out = open(settings.agent_log, "ab") if settings.agent_log else None  # noqa: SIM115 - closed below
+def start_process(
+    settings: ActuatorSettings, module: str, env: dict[str, str], *, pipes: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start ``python -m module`` that dies with this process, its output to the agent log."""
+    out: IO[bytes] | None = open(settings.agent_log, "ab") if settings.agent_log else None  # noqa: SIM115
     try:
-        popen = subprocess.Popen(
-            [settings.python, "-m", "agentscaler.services.agent"],
-            env=agent_environment(settings, pool, agent_id, traceparent),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
+        return subprocess.Popen(
+            [settings.python, "-m", module],
+            env=env,
+            stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if pipes else out,
             stderr=out,
             preexec_fn=die_with_parent(),  # a crashed actuator leaves no orphans: they drain
             close_fds=True,
@@ -84,4 +109,13 @@ def spawn(settings: ActuatorSettings, pool: PoolConfig, agent_id: str, tracepare
     finally:
         if out is not None:
             out.close()
-    return AgentProcess(agent_id=agent_id, pool=pool.name, popen=popen, started_at=now)
+
+
+def spawn_exec(
+    settings: ActuatorSettings, pool: PoolConfig, agent_id: str, traceparent: str, now: float
+) -> AgentProcess:
+    """Start an agent as a fresh interpreter (for pools whose handler is not fork-safe)."""
+    popen = start_process(
+        settings, "agentscaler.services.agent", agent_environment(settings, pool, agent_id, traceparent)
+    )
+    return AgentProcess(agent_id=agent_id, pool=pool.name, pid=popen.pid, started_at=now, popen=popen)

@@ -17,13 +17,15 @@ from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket, mirror
 from agentscaler.shared.bus.rpc import request
+from agentscaler.shared.children import become_subreaper
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import AgentList, AgentsQuery, Exited, Lost, Spawned
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.telemetry.tracing import current_traceparent, parent_from_traceparent, span
 
+from .forkservers import ForkServerClient, ForkServerGone
 from .plan import ProcView, backoff, choose_victims, plan
-from .processes import AgentProcess, spawn
+from .processes import AgentProcess, spawn_exec
 from .settings import ActuatorSettings
 
 log = structlog.get_logger()
@@ -42,6 +44,9 @@ class Actuator:
         self.procs: dict[str, AgentProcess] = {}
         self.crashes: dict[str, int] = {}
         self.not_before: dict[str, float] = {}
+        self.forkservers: dict[str, ForkServerClient] = {}
+        self.retired: list[ForkServerClient] = []
+        self.more_to_start = False
         self.wake = asyncio.Event()
         self._token = secrets.token_hex(2)
         self._seq = 0
@@ -55,6 +60,7 @@ class Actuator:
             ),
         ]
         await listen(self.nc, subjects.agent_event_subject("lost"), Lost, self._on_lost)
+        become_subreaper()  # agents of a fork server that died are reparented here and reaped
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGCHLD, self.wake.set)
         log.info("actuator ready")
@@ -71,7 +77,8 @@ class Actuator:
     async def _wait(self, stop: asyncio.Event) -> None:
         woken = asyncio.create_task(self.wake.wait())
         stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({woken, stopped}, timeout=self.s.reconcile_interval, return_when=asyncio.FIRST_COMPLETED)
+        timeout = self.s.spawn_pause if self.more_to_start else self.s.reconcile_interval
+        await asyncio.wait({woken, stopped}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         woken.cancel()
         stopped.cancel()
         self.wake.clear()
@@ -97,8 +104,10 @@ class Actuator:
         desired = {p: d.desired for p, d in self.desired.items() if self._managed(p)}
         views = [ProcView(p.agent_id, p.pool, p.started_at, p.draining) for p in self.procs.values()]
         todo = plan(desired, views, now=now, not_before=self.not_before, spawn_batch=self.s.spawn_batch)
+        self.more_to_start = bool(todo.spawn)
         for pool, count in todo.spawn.items():
             await self._spawn(pool, count, now)
+        self._retire_idle_forkservers()
         if todo.excess:
             views = await self._with_registry_states(views)
             for pool, count in todo.excess.items():
@@ -120,8 +129,8 @@ class Actuator:
                 self._seq += 1
                 agent_id = f"{pool}-{self.s.host}-{self._token}-{self._seq}"
                 try:
-                    proc = spawn(self.s, config, agent_id, traceparent, now)
-                except OSError as exc:
+                    proc = await self._start_agent(config, agent_id, traceparent, now)
+                except (OSError, ForkServerGone, TimeoutError) as exc:
                     log.error("cannot start agent", error=str(exc))
                     self._note_crash(pool, now)
                     return
@@ -132,6 +141,53 @@ class Actuator:
                     Spawned(agent_id=agent_id, pool=pool, host=self.s.host, pid=proc.pid, at=now),
                 )
             log.info("started agents", count=count, desired=state.desired)
+
+    async def _start_agent(self, config: PoolConfig, agent_id: str, traceparent: str, now: float) -> AgentProcess:
+        if config.spawn == "exec":
+            return spawn_exec(self.s, config, agent_id, traceparent, now)
+        server = await self._forkserver(config)
+        pid = await server.spawn(agent_id, traceparent)
+        return AgentProcess(agent_id=agent_id, pool=config.name, pid=pid, started_at=now)
+
+    async def _forkserver(self, config: PoolConfig) -> ForkServerClient:
+        """The pool's fork server, started (or replaced after a config change) on demand."""
+        server = self.forkservers.get(config.name)
+        if server is not None and (server.gone or server.pool != config):
+            self.retired.append(self.forkservers.pop(config.name))
+            if server.gone:
+                self._orphan(server)
+            server = None
+        if server is None:
+            server = ForkServerClient(self.s, config, self._forked_exit)
+            self.forkservers[config.name] = server
+            await server.ready()
+            log.info("fork server ready", pool=config.name, pid=server.proc.pid)
+        return server
+
+    def _forked_exit(self, agent_id: str, code: int) -> None:
+        proc = self.procs.get(agent_id)
+        if proc is not None:
+            proc.returncode = code
+            self.wake.set()
+
+    def _orphan(self, server: ForkServerClient) -> None:
+        for agent_id in server.children:
+            if agent_id in self.procs:
+                self.procs[agent_id].orphaned = True
+
+    def _retire_idle_forkservers(self) -> None:
+        """Old fork servers (the pool's config changed, or they died) go once none of their agents is left."""
+        for server in list(self.retired):
+            if server.gone:
+                self._orphan(server)
+            if not server.children or server.gone:
+                server.retire()
+                if server.proc.poll() is not None:
+                    self.retired.remove(server)
+        for name, server in list(self.forkservers.items()):
+            if server.gone:
+                self._orphan(server)
+                self.retired.append(self.forkservers.pop(name))
 
     async def _drain(self, pool: str, victims: list[str], now: float) -> None:
         deadline = now + self.pools[pool].drain_timeout if pool in self.pools else now
@@ -203,7 +259,20 @@ class Actuator:
         log.warning("agents of pool keep failing; backing off", pool=pool, crashes=self.crashes[pool], delay=delay)
 
     async def _drain_all(self) -> None:
-        """Stop: every agent finishes its task (up to its pool's drain timeout), then exits."""
+        """Stop: every agent finishes its task (up to its pool's drain timeout) and exits; then the fork
+        servers go."""
+        await self._drain_agents()
+        servers = [*self.forkservers.values(), *self.retired]
+        for server in servers:
+            server.retire()
+        for server in servers:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(server.proc.wait), 10)
+            except TimeoutError:
+                server.proc.kill()
+                server.proc.wait()
+
+    async def _drain_agents(self) -> None:
         if not self.procs:
             return
         now = time.time()

@@ -44,22 +44,38 @@ async def serve(settings: AgentSettings, handler: Handler, early_stop: list[int]
     return 0
 
 
-def main(early_stop: list[int]) -> int:
-    """Run one agent; ``early_stop`` holds any stop signal that arrived before the event loop ran."""
+def settings_from_env() -> AgentSettings | None:
     try:
-        settings = load(AgentSettings, "agent")
+        return load(AgentSettings, "agent")
     except SettingsError as exc:
         print(f"agent: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return None
+
+
+def run_agent(settings: AgentSettings, handler: Handler | HandlerError, early_stop: list[int]) -> int:
+    """Set up logging and tracing (after any fork), then serve until drained. Returns the exit status."""
     configure_logging("agent", level=settings.log_level)
     configure_tracing("agent")
     structlog.contextvars.bind_contextvars(agent=settings.agent_id, pool=settings.pool)
-    try:
-        handler = load_handler(settings.handler)
-    except HandlerError as exc:
-        log.error("agent cannot start", error=str(exc))
+    if isinstance(handler, HandlerError):
+        log.error("agent cannot start", error=str(handler))
         return EXIT_CONFIG
     try:
         return asyncio.run(serve(settings, handler, early_stop))
     finally:
         shutdown_tracing()
+
+
+def load_or_error(spec: str) -> Handler | HandlerError:
+    try:
+        return load_handler(spec)
+    except HandlerError as exc:
+        return exc
+
+
+def main(early_stop: list[int]) -> int:
+    """Run one agent started by exec; ``early_stop`` holds a stop signal that arrived before the loop ran."""
+    settings = settings_from_env()
+    if settings is None:
+        return EXIT_CONFIG
+    return run_agent(settings, load_or_error(settings.handler), early_stop)

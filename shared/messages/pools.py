@@ -37,6 +37,9 @@ class PoolConfig(Message, frozen=True, kw_only=True):
     """Seconds an idle agent's pull request waits for a task before it is renewed."""
     env: dict[str, str] = {}
     """Extra environment variables for the pool's agents (handler settings)."""
+    spawn: Literal["fork", "exec"] = "fork"
+    """How agents start: forked from the pool's preloaded fork server (fast, small), or as fresh interpreters
+    (for handlers that are not fork-safe, e.g. ones that start threads at import)."""
 
 
 class DesiredState(Message, frozen=True, kw_only=True):

@@ -81,18 +81,43 @@ class System:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("*.log")))
 
 
+EXEC_AGENT = "agentscaler.services.agent"
+FORK_SERVER = "agentscaler.services.agent.forkserver"
+
+
 def agent_processes(host: str) -> list[psutil.Process]:
-    """Live agent processes started for ``host`` (found by the environment the actuator gave them)."""
+    """Live agent processes started for ``host`` (found by the environment the actuator gave them): agents
+    started by exec, and children of a fork server (which keep its command line)."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "ppid"]):
         try:
-            if "agentscaler.services.agent" not in " ".join(proc.info["cmdline"] or []):
+            cmdline = proc.info["cmdline"] or []
+            if proc.environ().get("AGENTSCALER_AGENT_HOST") != host or proc.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if proc.environ().get("AGENTSCALER_AGENT_HOST") == host and proc.status() != psutil.STATUS_ZOMBIE:
+            if FORK_SERVER in cmdline:
+                if FORK_SERVER in (psutil.Process(proc.info["ppid"]).cmdline() or []):
+                    found.append(proc)
+            elif EXEC_AGENT in cmdline:
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
+
+
+def fork_servers(host: str) -> list[psutil.Process]:
+    servers = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            parent = proc.parent()
+            if (
+                FORK_SERVER in (proc.info["cmdline"] or [])
+                and proc.environ().get("AGENTSCALER_AGENT_HOST") == host
+                and FORK_SERVER not in (parent.cmdline() if parent else [])
+            ):
+                servers.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return servers
 
 
 def wait_until(probe: Any, *, timeout: float = 30.0, interval: float = 0.2, what: str = "condition") -> Any:

@@ -1,0 +1,107 @@
+"""The actuator's side of a pool's fork server: start it, ask it for agents, hear of their exits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+from collections.abc import Callable
+
+import structlog
+
+from agentscaler.services.agent.forkserver.protocol import Exited, Ready, Spawn, Spawned, decode_report, encode
+from agentscaler.shared.messages.pools import PoolConfig
+
+from .processes import agent_environment, start_process
+from .settings import ActuatorSettings
+
+log = structlog.get_logger()
+
+
+class ForkServerGone(Exception):
+    """The fork server exited or stopped answering."""
+
+
+class ForkServerClient:
+    """One running fork server for one pool configuration."""
+
+    def __init__(self, settings: ActuatorSettings, pool: PoolConfig, on_exit: Callable[[str, int], None]) -> None:
+        self.pool = pool
+        self.on_exit = on_exit
+        self.proc: subprocess.Popen[bytes] = start_process(
+            settings, "agentscaler.services.agent.forkserver", agent_environment(settings, pool, "", ""), pipes=True
+        )
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        self._out = self.proc.stdout.fileno()
+        os.set_blocking(self._out, False)
+        self._buffer = b""
+        self._ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting: dict[str, asyncio.Future[int]] = {}
+        self.children: set[str] = set()
+        self.gone = False
+        asyncio.get_running_loop().add_reader(self._out, self._on_readable)
+
+    async def ready(self, timeout: float = 60.0) -> None:
+        await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+
+    async def spawn(self, agent_id: str, traceparent: str, timeout: float = 10.0) -> int:
+        """Fork one agent; returns its pid."""
+        if self.gone:
+            raise ForkServerGone(f"the fork server of pool {self.pool.name!r} is gone")
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting[agent_id] = future
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(encode(Spawn(agent_id=agent_id, traceparent=traceparent)) + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            self._lost()
+            raise ForkServerGone(f"the fork server of pool {self.pool.name!r} is gone: {exc}") from exc
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._waiting.pop(agent_id, None)
+
+    def retire(self) -> None:
+        """No more spawns: it drains its agents and exits once its input closes."""
+        with contextlib.suppress(OSError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._out, 65536)
+        except BlockingIOError:
+            return
+        if not data:
+            self._lost()
+            return
+        self._buffer += data
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            report = decode_report(line)
+            if isinstance(report, Ready):
+                if not self._ready.done():
+                    self._ready.set_result(report.pid)
+            elif isinstance(report, Spawned):
+                self.children.add(report.agent_id)
+                future = self._waiting.get(report.agent_id)
+                if future is not None and not future.done():
+                    future.set_result(report.pid)
+            elif isinstance(report, Exited):
+                self.children.discard(report.agent_id)
+                self.on_exit(report.agent_id, report.code)
+
+    def _lost(self) -> None:
+        if self.gone:
+            return
+        self.gone = True
+        with contextlib.suppress(ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(self._out)
+        error = ForkServerGone(f"the fork server of pool {self.pool.name!r} exited")
+        for future in [self._ready, *self._waiting.values()]:
+            if not future.done():
+                future.set_exception(error)
+        self.proc.poll()
+        log.warning("fork server gone", pool=self.pool.name, code=self.proc.returncode, agents=len(self.children))
