@@ -44,6 +44,9 @@ TRANSIENT = (
 )
 """NATS failures that pass: a task interrupted by one is left unacknowledged, and JetStream redelivers it."""
 
+STATE_REPORT_EVERY = 1.0
+"""Seconds: the most often an agent reports a busy/ready change outside its regular heartbeats."""
+
 
 class Agent:
     def __init__(self, settings: AgentSettings, nc: Client, handler: Handler, results: KeyValue) -> None:
@@ -218,7 +221,7 @@ class Agent:
         """Tell the registry of a busy/ready change soon: at once, or at the end of the current fifth of a
         heartbeat interval with the state of that moment. Status stays current for slow tasks without a
         message per task when tasks are fast."""
-        wait = self.last_beat + self.s.heartbeat_interval / 5 - time.monotonic()
+        wait = self.last_beat + min(STATE_REPORT_EVERY, self.s.heartbeat_interval) - time.monotonic()
         if wait <= 0:
             await self._beat()
         elif self._pending_beat is None or self._pending_beat.done():
@@ -241,6 +244,7 @@ class Agent:
             failed=self.failed,
             busy_since=self.busy_since,
             sent_at=time.time(),
+            interval=self.s.heartbeat_interval,
         )
         try:
             await publish(self.nc, subjects.heartbeat_subject(self.s.pool), hb, traced=False)
@@ -255,6 +259,7 @@ class Agent:
             pid=os.getpid(),
             started_at=self.started_at,
             traceparent=current_traceparent(),
+            interval=self.s.heartbeat_interval,
         )
         try:
             await request(self.nc, subjects.AGENT_REGISTER, reg, Ack, timeout=5.0, what="registry")

@@ -191,6 +191,7 @@ async def _pool_set(client: Client, args: argparse.Namespace) -> int:
             "agent_memory_mb",
             "heartbeat_interval",
             "pull_timeout",
+            "spawn",
         )
         if getattr(args, field) is not None
     }

@@ -104,6 +104,9 @@ def parser() -> argparse.ArgumentParser:
     pool_set.add_argument("--heartbeat-interval", type=positive)
     pool_set.add_argument("--pull-timeout", type=positive)
     pool_set.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the pool's agents")
+    pool_set.add_argument(
+        "--spawn", choices=["fork", "exec"], help="fork agents from a preloaded server (default) or exec each one"
+    )
     pool_show = pool_sub.add_parser("show", parents=[common], help="one pool's settings and state")
     pool_show.add_argument("name")
     pool_sub.add_parser("list", parents=[common], help="every pool")

@@ -57,6 +57,7 @@ class AgentTable:
             started_at=req.started_at,
             last_seen=now,
             traceparent=req.traceparent,
+            interval=req.interval,
         )
         self.agents[req.agent_id] = record
         return [Registered(agent=record)]
@@ -79,6 +80,7 @@ class AgentTable:
                 busy_since=hb.busy_since,
                 completed=hb.completed,
                 failed=hb.failed,
+                interval=hb.interval,
             )
             self.agents[hb.agent_id] = record
             return [Registered(agent=record)]
@@ -89,6 +91,7 @@ class AgentTable:
             busy_since=hb.busy_since,
             completed=hb.completed,
             failed=hb.failed,
+            interval=hb.interval or known.interval,
         )
         return []
 
@@ -117,8 +120,8 @@ class AgentTable:
                     reason = f"did not register within {self.start_timeout:g}s of being spawned"
                 else:
                     continue
-            elif now - record.last_seen > self.lost_after:
-                reason = f"no heartbeat for {now - record.last_seen:.1f}s (limit {self.lost_after:g}s)"
+            elif now - record.last_seen > (limit := max(self.lost_after, 3 * record.interval)):
+                reason = f"no heartbeat for {now - record.last_seen:.1f}s (limit {limit:g}s)"
             else:
                 continue
             del self.agents[agent_id]

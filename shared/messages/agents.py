@@ -18,6 +18,8 @@ class Register(Message, frozen=True, kw_only=True):
     pid: int
     started_at: float
     traceparent: str = ""
+    interval: float = 0.0
+    """The agent's heartbeat interval (see Heartbeat.interval)."""
 
 
 class Heartbeat(Message, frozen=True, kw_only=True):
@@ -33,6 +35,8 @@ class Heartbeat(Message, frozen=True, kw_only=True):
     busy_since: float = 0.0
     """When the task in progress started (0 when idle)."""
     sent_at: float = 0.0
+    interval: float = 0.0
+    """The agent's heartbeat interval: the registry allows three missed beats (0: the registry's default)."""
 
 
 class Deregister(Message, frozen=True, kw_only=True):
@@ -63,6 +67,8 @@ class AgentRecord(Message, frozen=True, kw_only=True):
     completed: int = 0
     failed: int = 0
     traceparent: str = ""
+    interval: float = 0.0
+    """Seconds between the agent's heartbeats (0: unknown)."""
 
 
 class AgentsQuery(Message, frozen=True, kw_only=True):

@@ -9,10 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
+from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
 
 _TRACER_NAME = "agentscaler"
 
@@ -21,12 +26,10 @@ def configure_tracing(service: str) -> None:
     """Install an SDK tracer provider, exporting spans when ``OTEL_TRACES_EXPORTER`` names an exporter
     (``console``, or ``otlp`` when an OTLP exporter package is installed). Without one nothing is exported,
     but every command still starts a trace whose id runs through the logs of every service it reaches."""
-    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
-    service_name = os.environ.get("OTEL_SERVICE_NAME") or f"agentscaler-{service}"
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider = TracerProvider(resource=resource(service))
     trace.set_tracer_provider(provider)
     exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
     if exporter_name in ("", "none"):
@@ -50,6 +53,15 @@ def configure_tracing(service: str) -> None:
     else:
         raise RuntimeError(f"unsupported OTEL_TRACES_EXPORTER={exporter_name!r}: use none, console or otlp")
     provider.add_span_processor(BatchSpanProcessor(exporter))
+
+
+@cache
+def resource(service: str) -> Resource:
+    """The OpenTelemetry resource of ``service``. Building it runs the resource detectors (an entry-point
+    scan of the installed packages, milliseconds), so a fork server builds it once before forking."""
+    from opentelemetry.sdk.resources import Resource
+
+    return Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or f"agentscaler-{service}"})
 
 
 def shutdown_tracing() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -328,3 +329,22 @@ class TableMachine(RuleBasedStateMachine):
 
 TableMachine.TestCase.settings = PROPERTY
 test_table_state_machine = TableMachine.TestCase
+
+
+@pytest.mark.parametrize(
+    ("interval", "silent_for", "lost"),
+    [
+        (0.0, 9.9, False),  # unknown interval: the registry's own limit (10 s here)
+        (0.0, 10.1, True),
+        (15.0, 44.9, False),  # three missed beats of a 15 s agent
+        (15.0, 45.1, True),
+        (1.0, 9.9, False),  # never below the registry's limit
+    ],
+)
+def test_lost_after_three_missed_beats_of_the_agents_own_interval(interval: float, silent_for: float, lost: bool):
+    t = AgentTable(lost_after=10.0, start_timeout=60.0)
+    t.register(msgspec.structs.replace(register(), interval=interval), now=0.0)
+    events = t.sweep(now=silent_for)
+    assert bool(events) == lost
+    if lost:
+        assert isinstance(events[0], Lost) and f"limit {max(10.0, 3 * interval):g}s" in events[0].reason

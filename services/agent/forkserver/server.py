@@ -18,6 +18,7 @@ import opentelemetry.sdk.trace
 import opentelemetry.sdk.trace.export  # noqa: F401
 
 from agentscaler.shared.children import set_parent_death_signal
+from agentscaler.shared.telemetry.tracing import resource as tracing_resource
 
 from ..main import EXIT_CONFIG, load_or_error, run_agent, settings_from_env
 from .protocol import Exited, Ready, Spawn, Spawned, decode_request, encode
@@ -40,6 +41,7 @@ class ForkServer:
         if settings is None:
             return EXIT_CONFIG
         handler = load_or_error(settings.handler)  # a broken handler is reported by each child, as with exec
+        tracing_resource("agent")  # computed once here, not in every child
         set_parent_death_signal()  # the actuator dies: this server drains its agents and leaves
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
