@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import signal
 
+import psutil
 import pytest
 
-from tests.e2e.harness import System, agent_processes, make_pool, wait_until
+from tests.e2e.harness import System, agent_processes, fork_servers, make_pool, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -105,3 +106,35 @@ def test_restarted_actuator_converges_without_extra_agents(system: System, sig: 
     for _ in range(10):  # it stays there: no extra agents appear
         assert len(agent_processes(system.host)) == 3
         assert running(system.status("e2e")) == 3
+
+
+def test_exec_spawning_still_works_for_pools_that_need_it(system: System) -> None:
+    make_pool(system, "plain", "--spawn", "exec")
+    system.cli("up", "2", "--pool", "plain", "--wait", "--timeout", "60")
+    agents = agent_processes(system.host)
+    assert len(agents) == 2 and all("agentscaler.services.agent" in p.cmdline() for p in agents)
+    assert fork_servers(system.host) == []
+    system.cli("down", "0", "--pool", "plain", "--wait", "--timeout", "60")
+
+
+def test_a_killed_fork_server_takes_no_task_and_leaves_no_orphan(system: System) -> None:
+    make_pool(system, "e2e")
+    system.cli("up", "3", "--pool", "e2e", "--wait", "--timeout", "60")
+    ids = system.cli("submit", '{"sleep": 1}', "--count", "6", "--pool", "e2e").stdout.split()
+    wait_until(lambda: system.status("e2e")["queue"]["in_flight"] == 3, what="3 tasks in flight")
+    [server] = fork_servers(system.host)
+    before = {p.pid for p in agent_processes(system.host)}
+    server.kill()
+    # Its agents get the parent-death signal, finish their tasks and exit; the actuator reaps them (it is
+    # their subreaper), starts a new fork server and new agents.
+    wait_until(lambda: not (before & {p.pid for p in agent_processes(system.host)}), what="old agents gone")
+    wait_until(lambda: len(agent_processes(system.host)) == 3, what="3 new agents")
+    assert len(fork_servers(system.host)) == 1
+    wait_until(lambda: system.status("e2e")["tasks"]["completed"] == 6, timeout=60, what="all 6 tasks done")
+    results = [json.loads(system.cli("result", t, "--pool", "e2e").stdout) for t in ids]
+    assert all(r["state"] == "done" for r in results)
+    actuator = psutil.Process(system.procs["actuator"].pid)
+    wait_until(
+        lambda: not any(p.status() == psutil.STATUS_ZOMBIE for p in actuator.children(recursive=True)),
+        what="every exited agent reaped",
+    )
