@@ -29,6 +29,7 @@ from agentscaler.services.cli.client import Client
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.server import EmbeddedServer, free_port
 from agentscaler.shared.codec import decode
+from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import Exited
 from agentscaler.shared.messages.pools import PoolConfig
 
@@ -36,7 +37,10 @@ from agentscaler.shared.messages.pools import PoolConfig
 async def wait_until(probe, timeout: float, every: float = 0.05):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = await probe()
+        try:
+            value = await probe()
+        except AgentscalerError:  # a service too busy to answer in time: ask again
+            value = None
         if value:
             return value
         await asyncio.sleep(every)
