@@ -138,3 +138,28 @@ def test_a_killed_fork_server_takes_no_task_and_leaves_no_orphan(system: System)
         lambda: not any(p.status() == psutil.STATUS_ZOMBIE for p in actuator.children(recursive=True)),
         what="every exited agent reaped",
     )
+
+
+def test_100_agents_up_and_down_with_work_in_flight_lose_nothing(system: System) -> None:
+    make_pool(system, "e2e", "--max-agents", "100", "--heartbeat-interval", "2", "--pull-timeout", "10")
+    system.cli("up", "100", "--pool", "e2e", "--wait", "--timeout", "120")
+    assert len(agent_processes(system.host)) == 100
+    ids = system.cli("submit", '{"sleep": 1}', "--count", "300", "--pool", "e2e").stdout.split()
+    wait_until(lambda: system.status("e2e")["queue"]["in_flight"] >= 50, what="agents busy")
+    system.cli("down", "0", "--pool", "e2e", "--wait", "--timeout", "120")
+    assert agent_processes(system.host) == []
+    logs = system.log_text()
+    assert logs.count('"agent exited after draining"') == 100 and "killing it" not in logs
+    # Every task either finished during the drain or is still queued: none in flight, none lost.
+    wait_until(
+        lambda: (
+            (s := system.status("e2e"))["tasks"]["completed"] + s["queue"]["pending"] == 300
+            and s["queue"]["in_flight"] == 0
+        ),
+        timeout=10,
+        what="completed + pending == 300",
+    )
+    system.cli("up", "20", "--pool", "e2e", "--wait", "--timeout", "120")
+    wait_until(lambda: system.status("e2e")["tasks"]["completed"] == 300, timeout=120, what="all 300 done")
+    assert system.status("e2e")["tasks"]["failed"] == 0
+    assert len(set(ids)) == 300
