@@ -22,3 +22,12 @@ def test_spawn_benchmark_runs_small() -> None:
     assert "ratio exec/fork" in out.stdout
     exited = next(line for line in out.stdout.splitlines() if line.startswith("agents that exited 0"))
     assert exited.split()[-2:] == ["6.00", "2.00"], exited
+
+
+def test_drain_benchmark_runs_small() -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "drain.py"), "--agents", "5", "--task", "0.5"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "lost tasks = 0" in out.stdout

@@ -1,0 +1,114 @@
+"""What the benchmarks share: a private nats-server with all services, and ways to wait and to measure."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nats
+import psutil
+
+from agentscaler.services.cli.client import Client
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.server import EmbeddedServer, free_port
+from agentscaler.shared.codec import decode
+from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.messages.agents import Exited
+
+
+@dataclass
+class Bench:
+    url: str
+    services_pid: int
+    work: Path
+
+
+@contextmanager
+def running_system(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
+    """A nats-server and ``agentscaler run --nats-url`` (all four services in one process), stopped after."""
+    work = Path(tempfile.mkdtemp(prefix="agentscaler-bench-"))
+    server = EmbeddedServer(work / "nats", port=free_port())
+    server.start()
+    env = os.environ | {"AGENTSCALER_HOST": "bench", "AGENTSCALER_MONITOR_INTERVAL": "2"} | (extra_env or {})
+    with open(work / "services.log", "ab") as log:
+        services = subprocess.Popen(
+            [sys.executable, "-m", "agentscaler.services.cli", "run", "--nats-url", server.url],
+            env=env, stdout=log, stderr=log,
+        )  # fmt: skip
+    try:
+        yield Bench(url=server.url, services_pid=services.pid, work=work)
+    finally:
+        services.terminate()
+        services.wait(300)
+        server.stop()
+
+
+async def wait_until(probe: Callable[[], Awaitable[Any]], timeout: float, every: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = await probe()
+        except AgentscalerError:  # a service too busy to answer in time: ask again
+            value = None
+        if value:
+            return value
+        await asyncio.sleep(every)
+    raise TimeoutError(f"not reached within {timeout:g}s")
+
+
+async def connect(url: str) -> Client:
+    client = Client(await nats.connect(url))
+    await wait_until(lambda: client.pool("default"), timeout=30)
+    return client
+
+
+async def ready_and_pulling(client: Client, pool: str, n: int) -> bool:
+    """N agents registered and N pull requests waiting on the pool's consumer."""
+    agents = (await client.agents(pool)).agents
+    if sum(1 for a in agents if a.state in ("ready", "busy")) < n:
+        return False
+    info = await client.js.consumer_info(subjects.task_stream(pool), subjects.TASK_CONSUMER)
+    return (info.num_waiting or 0) >= n
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+@dataclass
+class ExitWatcher:
+    """Collects the actuator's ``exited`` events of one pool."""
+
+    pool: str
+    exits: list[Exited] = field(default_factory=list)
+
+    async def start(self, client: Client) -> None:
+        async def on_exit(msg: Any) -> None:
+            event = decode(Exited, msg.data)
+            if event.pool == self.pool:
+                self.exits.append(event)
+
+        self.sub = await client.nc.subscribe(subjects.agent_event_subject("exited"), cb=on_exit)
+
+    async def all_gone(self, n: int) -> bool:
+        return len(self.exits) >= n
+
+    @property
+    def clean(self) -> int:
+        return sum(1 for e in self.exits if e.code == 0)
