@@ -108,7 +108,7 @@ class Monitor:
         agents = await self._agents()
         default_memory = max((p.agent_memory_mb for p in self.pools.values()), default=64.0)
         host = self.host.sample(
-            (a.pid for a in agents if a.host == self.s.host and a.state != "starting"), int(default_memory * MIB)
+            [a.pid for a in agents if a.host == self.s.host and a.state != "starting"], int(default_memory * MIB)
         )
         pools = [await self._pool(config, agents, now) for config in sorted(self.pools.values(), key=lambda c: c.name)]
         return Snapshot(at=now, host=host, pools=pools)

@@ -22,9 +22,11 @@ class HostSnapshot(Message, frozen=True, kw_only=True):
     agents: int
     """Agent processes measured on this host."""
     agent_rss_avg: int
-    """Mean resident memory of this host's agents in bytes (0 when none run)."""
+    """Mean resident memory of this host's agents in bytes, shared pages counted in full (0 when none run)."""
+    agent_pss_avg: int = 0
+    """Mean proportional memory of this host's agents in bytes: shared pages split among their sharers."""
     agent_memory_budget: int
-    """Bytes budgeted per new agent: the measured mean, or the pools' configured figure when none run."""
+    """Bytes budgeted per new agent: the measured mean PSS, or the pools' configured figure when none run."""
     memory_reserve: int
     """Bytes kept free for the host itself."""
     agents_fit: int
