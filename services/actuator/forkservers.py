@@ -45,23 +45,29 @@ class ForkServerClient:
     async def ready(self, timeout: float = 60.0) -> None:
         await asyncio.wait_for(asyncio.shield(self._ready), timeout)
 
-    async def spawn(self, agent_id: str, traceparent: str, timeout: float = 10.0) -> int:
-        """Fork one agent; returns its pid."""
+    async def spawn_many(self, agent_ids: list[str], traceparent: str, timeout: float = 30.0) -> dict[str, int]:
+        """Fork one agent per id, all requests in one write; returns each agent's pid."""
         if self.gone:
             raise ForkServerGone(f"the fork server of pool {self.pool.name!r} is gone")
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting[agent_id] = future
+        loop = asyncio.get_running_loop()
+        futures = {agent_id: loop.create_future() for agent_id in agent_ids}
+        self._waiting.update(futures)
         assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(encode(Spawn(agent_id=agent_id, traceparent=traceparent)) + b"\n")
+            self.proc.stdin.write(
+                b"".join(encode(Spawn(agent_id=a, traceparent=traceparent)) + b"\n" for a in agent_ids)
+            )
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             self._lost()
             raise ForkServerGone(f"the fork server of pool {self.pool.name!r} is gone: {exc}") from exc
         try:
-            return await asyncio.wait_for(future, timeout)
+            await asyncio.wait(futures.values(), timeout=timeout)
         finally:
-            self._waiting.pop(agent_id, None)
+            for agent_id in agent_ids:
+                self._waiting.pop(agent_id, None)
+        # Agents the server answered for are running, even if others failed: the caller must track them.
+        return {a: f.result() for a, f in futures.items() if f.done() and not f.cancelled() and f.exception() is None}
 
     def retire(self) -> None:
         """No more spawns: it drains its agents and exits once its input closes."""

@@ -125,29 +125,38 @@ class Actuator:
             ),
         ):
             traceparent = current_traceparent()
-            for _ in range(count):
-                self._seq += 1
-                agent_id = f"{pool}-{self.s.host}-{self._token}-{self._seq}"
-                try:
-                    proc = await self._start_agent(config, agent_id, traceparent, now)
-                except (OSError, ForkServerGone, TimeoutError) as exc:
-                    log.error("cannot start agent", error=str(exc))
-                    self._note_crash(pool, now)
-                    return
-                self.procs[agent_id] = proc
+            agent_ids = [self._next_agent_id(pool) for _ in range(count)]
+            try:
+                started = await self._start_agents(config, agent_ids, traceparent, now)
+            except (OSError, ForkServerGone, TimeoutError) as exc:
+                log.error("cannot start agents", error=str(exc))
+                self._note_crash(pool, now)
+                return
+            if len(started) < count:
+                log.error("fork server did not start every agent", asked=count, started=len(started))
+                self._note_crash(pool, now)
+            for proc in started:
+                self.procs[proc.agent_id] = proc
                 await publish(
                     self.nc,
                     subjects.agent_event_subject("spawned"),
-                    Spawned(agent_id=agent_id, pool=pool, host=self.s.host, pid=proc.pid, at=now),
+                    Spawned(agent_id=proc.agent_id, pool=pool, host=self.s.host, pid=proc.pid, at=now),
+                    traced=False,
                 )
-            log.info("started agents", count=count, desired=state.desired)
+            log.info("started agents", count=len(started), desired=state.desired)
 
-    async def _start_agent(self, config: PoolConfig, agent_id: str, traceparent: str, now: float) -> AgentProcess:
+    def _next_agent_id(self, pool: str) -> str:
+        self._seq += 1
+        return f"{pool}-{self.s.host}-{self._token}-{self._seq}"
+
+    async def _start_agents(
+        self, config: PoolConfig, agent_ids: list[str], traceparent: str, now: float
+    ) -> list[AgentProcess]:
         if config.spawn == "exec":
-            return spawn_exec(self.s, config, agent_id, traceparent, now)
+            return [spawn_exec(self.s, config, agent_id, traceparent, now) for agent_id in agent_ids]
         server = await self._forkserver(config)
-        pid = await server.spawn(agent_id, traceparent)
-        return AgentProcess(agent_id=agent_id, pool=config.name, pid=pid, started_at=now)
+        pids = await server.spawn_many(agent_ids, traceparent)
+        return [AgentProcess(agent_id=a, pool=config.name, pid=pid, started_at=now) for a, pid in pids.items()]
 
     async def _forkserver(self, config: PoolConfig) -> ForkServerClient:
         """The pool's fork server, started (or replaced after a config change) on demand."""
