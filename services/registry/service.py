@@ -14,7 +14,7 @@ from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket
 from agentscaler.shared.bus.rpc import serve
-from agentscaler.shared.codec import BadMessage, decode, encode
+from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.messages.agents import (
     Ack,
     AgentList,
@@ -31,6 +31,7 @@ from agentscaler.shared.messages.agents import (
 )
 from agentscaler.shared.supervisor import wait_or_stop
 
+from .persist import Persister
 from .settings import RegistrySettings
 from .table import AgentTable, Event
 
@@ -47,10 +48,13 @@ class Registry:
         self.nc = nc
         self.table = AgentTable(lost_after=settings.lost_after, start_timeout=settings.start_timeout)
         self.kv: KeyValue | None = None
+        self.persist: Persister | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         self.kv = await bucket(self.nc.jetstream(), subjects.AGENTS_BUCKET)
         await self._restore()
+        self.persist = Persister(self.kv)
+        writer = asyncio.create_task(self.persist.run(stop))
         await serve(self.nc, subjects.AGENT_REGISTER, Register, self._on_register, context=_agent_ctx)
         await serve(self.nc, subjects.AGENT_DEREGISTER, Deregister, self._on_deregister, context=_agent_ctx)
         await serve(self.nc, subjects.REGISTRY_QUERY, AgentsQuery, self._on_query)
@@ -60,6 +64,7 @@ class Registry:
         log.info("registry ready", agents=len(self.table.agents))
         while not await wait_or_stop(stop, self.settings.sweep_interval):
             await self._emit(self.table.sweep(time.time()))
+        await writer
 
     async def _restore(self) -> None:
         assert self.kv is not None
@@ -94,21 +99,21 @@ class Registry:
         await self._emit(self.table.exited(ev, time.time()))
 
     async def _emit(self, events: list[Event]) -> None:
-        assert self.kv is not None
+        assert self.persist is not None
         for event in events:
             agent = event.agent
             with structlog.contextvars.bound_contextvars(agent=agent.agent_id, pool=agent.pool):
                 if isinstance(event, Registered):
                     log.info("agent registered", host=agent.host, pid=agent.pid)
-                    await self.kv.put(agent.agent_id, encode(agent))
+                    self.persist.put(agent)
                     await publish(self.nc, subjects.agent_event_subject("registered"), event)
                 elif isinstance(event, Deregistered):
                     log.info("agent deregistered", completed=agent.completed)
-                    await self.kv.delete(agent.agent_id)
+                    self.persist.delete(agent.agent_id)
                     await publish(self.nc, subjects.agent_event_subject("deregistered"), event)
                 elif isinstance(event, Lost):
                     log.warning("agent lost", reason=event.reason, host=agent.host, pid=agent.pid)
-                    await self.kv.delete(agent.agent_id)
+                    self.persist.delete(agent.agent_id)
                     await publish(self.nc, subjects.agent_event_subject("lost"), event)
 
 

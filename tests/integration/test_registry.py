@@ -11,6 +11,7 @@ from nats.aio.client import Client
 from agentscaler.services.registry import service as registry
 from agentscaler.services.registry.settings import RegistrySettings
 from agentscaler.shared import subjects
+from agentscaler.shared.bus.jetstream import bucket
 from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.bus.server import EmbeddedServer
 from agentscaler.shared.codec import encode
@@ -148,3 +149,25 @@ async def test_registry_rides_out_a_nats_restart(nats_server: EmbeddedServer, nc
         assert not task.done()
         nats_server.start()
         assert await eventually(lambda: agents(nc), timeout=30, what="registry answering again") == ["n1"]
+
+
+async def test_state_changes_are_written_behind_to_kv(nats_server: EmbeddedServer, nc: Client) -> None:
+    conf = RegistrySettings(nats_url=nats_server.url, host="h1", lost_after=30, sweep_interval=0.05)
+    kv = await bucket(nc.jetstream(), subjects.AGENTS_BUCKET)
+    async with running(registry.run, conf):
+        await eventually(lambda: request(nc, subjects.REGISTRY_QUERY, AgentsQuery(), AgentList), what="registry up")
+        for i in range(300):  # a burst: answered at once, persisted in batches
+            await request(nc, subjects.AGENT_REGISTER, reg(f"b{i}"), Ack)
+        await eventually(lambda: _kv_count(kv, 300), what="300 records in KV")
+        for i in range(0, 300, 2):
+            await request(nc, subjects.AGENT_DEREGISTER, Deregister(agent_id=f"b{i}", pool="p"), Ack)
+        await eventually(lambda: _kv_count(kv, 150), what="150 records left in KV")
+
+
+async def _kv_count(kv, n: int) -> bool:  # type: ignore[no-untyped-def]
+    from nats.js.errors import NoKeysError
+
+    try:
+        return len(await kv.keys()) == n
+    except NoKeysError:
+        return n == 0
