@@ -27,6 +27,7 @@ class HostSampler:
         self._io = psutil.disk_io_counters()
         self._io_at = time.monotonic()
         self._rng = random.Random()
+        self._last_pss = 0
 
     def sample(self, agent_pids: Sequence[int], default_agent_memory: int) -> HostSnapshot:
         mem = psutil.virtual_memory()
@@ -36,7 +37,9 @@ class HostSampler:
                     if m is not None]  # fmt: skip
         rss_avg = int(sum(m[0] for m in measured) / len(measured)) if measured else 0
         pss_avg = int(sum(m[1] for m in measured) / len(measured)) if measured else 0
-        budget = pss_avg or default_agent_memory
+        if pss_avg:
+            self._last_pss = pss_avg  # still the best estimate after the agents are gone
+        budget = pss_avg or self._last_pss or default_agent_memory
         usable = max(mem.available - self.memory_reserve, 0)
         return HostSnapshot(
             host=self.host,

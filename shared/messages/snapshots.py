@@ -26,7 +26,8 @@ class HostSnapshot(Message, frozen=True, kw_only=True):
     agent_pss_avg: int = 0
     """Mean proportional memory of this host's agents in bytes: shared pages split among their sharers."""
     agent_memory_budget: int
-    """Bytes budgeted per new agent: the measured mean PSS, or the pools' configured figure when none run."""
+    """Bytes budgeted per new agent: the mean PSS measured now or, when no agent runs, last time; the pools'
+    configured figure before any agent was measured."""
     memory_reserve: int
     """Bytes kept free for the host itself."""
     agents_fit: int
