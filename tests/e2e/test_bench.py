@@ -31,3 +31,12 @@ def test_drain_benchmark_runs_small() -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "lost tasks = 0" in out.stdout
+
+
+def test_throughput_benchmark_runs_small() -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "throughput.py"), "--agents", "4", "--tasks", "200"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "ratio agentscaler/bare" in out.stdout
