@@ -13,30 +13,22 @@ pytestmark = pytest.mark.e2e
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def test_spawn_benchmark_runs_small() -> None:
-    out = subprocess.run(
-        [sys.executable, str(BENCH / "spawn.py"), "--agents", "6", "--baseline", "2", "--quiet", "1"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+def run_bench(script: str, *args: str) -> str:
+    out = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    assert "ratio exec/fork" in out.stdout
-    exited = next(line for line in out.stdout.splitlines() if line.startswith("agents that exited 0"))
+    return out.stdout
+
+
+def test_spawn_benchmark_runs_small() -> None:
+    out = run_bench("spawn.py", "--agents", "6", "--baseline", "2", "--quiet", "1")
+    assert "ratio exec/fork" in out
+    exited = next(line for line in out.splitlines() if line.startswith("agents that exited 0"))
     assert exited.split()[-2:] == ["6.00", "2.00"], exited
 
 
 def test_drain_benchmark_runs_small() -> None:
-    out = subprocess.run(
-        [sys.executable, str(BENCH / "drain.py"), "--agents", "5", "--task", "0.5"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    assert "lost tasks = 0" in out.stdout
+    assert "lost tasks = 0" in run_bench("drain.py", "--agents", "5", "--task", "0.5")
 
 
 def test_throughput_benchmark_runs_small() -> None:
-    out = subprocess.run(
-        [sys.executable, str(BENCH / "throughput.py"), "--agents", "4", "--tasks", "200"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    assert "ratio agentscaler/bare" in out.stdout
+    assert "ratio agentscaler/bare" in run_bench("throughput.py", "--agents", "4", "--tasks", "200")
