@@ -157,7 +157,7 @@ class Agent:
         try:
             value = await self.handler(task.payload)
             result = self._result(task, attempt, started, value=value)
-            encode(result)
+            data = encode(result)  # a value that is not JSON fails here, as the task's error
         except Exception as exc:  # the handler is user code: any failure is the task's, not the agent's
             error = f"{type(exc).__name__}: {exc}"
             if attempt < self.s.max_attempts:
@@ -165,12 +165,13 @@ class Agent:
                 await msg.nak(delay=min(2.0**attempt, 30.0))
                 return
             result = self._result(task, attempt, started, error=error)
+            data = encode(result)
         finally:
             keepalive.cancel()
             self.busy_since = 0.0
             if self.state == "busy":
                 self.state = "ready"
-        await self._finish(msg, result)
+        await self._finish(msg, result, data)
         await self._state_changed()
 
     def _result(
@@ -189,10 +190,11 @@ class Agent:
             finished_at=time.time(),
         )
 
-    async def _finish(self, msg: Msg, result: TaskResult) -> None:
-        """Store the result once (the first writer wins; a duplicate run is not counted) and ack."""
+    async def _finish(self, msg: Msg, result: TaskResult, data: bytes | None = None) -> None:
+        """Store the result once (the first writer wins; a duplicate run is not counted), then ack. The ack
+        is not awaited: if it is lost, the redelivery finds the stored result and only acks."""
         try:
-            await self.results.create(subjects.result_key(self.s.pool, result.id), encode(result))
+            await self.results.create(subjects.result_key(self.s.pool, result.id), data or encode(result))
         except KeyWrongLastSequenceError:
             log.info("result already stored by another delivery", task=result.id)
         else:
@@ -201,7 +203,7 @@ class Agent:
             else:
                 self.failed += 1
                 log.warning("task failed", task=result.id, error=result.error)
-        await msg.ack_sync()
+        await msg.ack()
 
     async def _keep_alive(self, msg: Msg) -> None:
         while True:

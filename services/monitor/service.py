@@ -106,7 +106,7 @@ class Monitor:
     async def snapshot(self) -> Snapshot:
         now = time.time()
         agents = await self._agents()
-        default_memory = max((p.agent_memory_mb for p in self.pools.values()), default=64.0)
+        default_memory = max((p.agent_memory_mb for p in self.pools.values()), default=16.0)
         host = self.host.sample(
             [a.pid for a in agents if a.host == self.s.host and a.state != "starting"], int(default_memory * MIB)
         )

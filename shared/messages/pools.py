@@ -29,8 +29,9 @@ class PoolConfig(Message, frozen=True, kw_only=True):
     """Deliveries of a task (handler errors or agent deaths) before it is reported failed."""
     drain_timeout: Positive = 60.0
     """Seconds a draining agent may take to finish its task before it is killed (its task is redelivered)."""
-    agent_memory_mb: Positive = 64.0
-    """Memory budgeted per agent when no agent of the pool has been measured yet."""
+    agent_memory_mb: Positive = 16.0
+    """Memory budgeted per agent before any agent has been measured. A forked agent costs ~10 MiB (PSS); set
+    ~40 for pools with spawn = "exec"."""
     heartbeat_interval: Positive = 15.0
     """Seconds between an agent's heartbeats (busy/ready changes are reported within a second anyway); the
     registry declares an agent lost after three missed beats. Each beat costs CPU: 1000 agents at 15 s are
