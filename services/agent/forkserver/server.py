@@ -82,7 +82,7 @@ class ForkServer:
         """Fork every requested agent, holding each child at a gate until the whole batch is forked: a
         child that starts working at once takes CPU from this process, and forking 100 agents then takes
         seconds instead of milliseconds."""
-        if not requests:
+        if not requests or self.stopping:  # no new agents once draining has begun
             return
         server = os.getpid()
         gate_r, gate_w = os.pipe()
