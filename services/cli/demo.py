@@ -13,6 +13,7 @@ from pathlib import Path
 from agentscaler.shared.bus.server import EmbeddedServer, free_port
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.pools import PoolConfig
+from agentscaler.shared.messages.snapshots import Snapshot
 from agentscaler.shared.supervisor import stop_on_signals, supervise, wait_or_stop
 from agentscaler.shared.telemetry.logging import configure_logging
 
@@ -51,14 +52,25 @@ class Script:
         reply = await self.client.scale("default", direction, n)
         self.say(f"agentscaler {direction} {n}: desired {reply.desired} (was {reply.previous})")
 
+    async def status(self, stop: asyncio.Event) -> Snapshot | None:
+        """The default pool's status, or None once stopped. A monitor too busy to answer in time (agents
+        starting on a small machine) is asked again rather than ending the demo."""
+        while not stop.is_set():
+            try:
+                return await self.client.status("default")
+            except AgentscalerError as exc:
+                self.say(f"status slow to answer ({exc}); asking again")
+                await wait_or_stop(stop, 0.5)
+        return None
+
     async def queue_empty(self, stop: asyncio.Event) -> None:
         """Wait for a snapshot taken after the last submission that shows no task waiting."""
-        while not stop.is_set():
-            snap = await self.client.status("default")
+        while (snap := await self.status(stop)) is not None:
             if snap.at > self.last_submit and snap.pools[0].queue.pending == 0:
                 break
             await asyncio.sleep(0.5)
-        self.say("queue empty: every task has been picked up")
+        if not stop.is_set():
+            self.say("queue empty: every task has been picked up")
 
     async def run(self, stop: asyncio.Event) -> None:
         steps: list[tuple[float, Callable[[], Awaitable[None]]]] = [
@@ -76,8 +88,7 @@ class Script:
             if await self.pause(delay, stop):
                 return
             await step()
-        while not stop.is_set():
-            snap = await self.client.status("default")
+        while (snap := await self.status(stop)) is not None:
             p = snap.pools[0]
             a = p.agents
             if (
