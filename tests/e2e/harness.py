@@ -146,3 +146,13 @@ def make_pool(system: System, name: str, *extra: str) -> None:
     args = ("pool", "set", name, "--heartbeat-interval", "0.5", "--pull-timeout", "1", "--ack-wait", "3",
             "--drain-timeout", "30", *extra)  # fmt: skip
     wait_until(lambda: system.cli(*args, check=False).returncode == 0, what=f"pool {name} created")
+
+
+def one_agent_busy(system: System, pool: str, task_seconds: float) -> tuple[str, psutil.Process]:
+    """One agent in ``pool`` running one task of ``task_seconds``: the task's id and the agent's process."""
+    make_pool(system, pool)
+    system.cli("up", "1", "--pool", pool, "--wait", "--timeout", "60")
+    [task_id] = system.cli("submit", f'{{"sleep": {task_seconds}}}', "--pool", pool).stdout.split()
+    wait_until(lambda: system.status(pool)["queue"]["in_flight"] == 1, what="task in flight")
+    [agent] = agent_processes(system.host)
+    return task_id, agent

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from agentscaler.shared.bus.server import EmbeddedServer
-from tests.e2e.harness import System, agent_processes, make_pool, wait_until
+from tests.e2e.harness import System, agent_processes, make_pool, one_agent_busy, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -84,11 +84,7 @@ def test_a_nats_restart_mid_work_loses_no_task(system: System, nats_server: Embe
 
 
 def test_a_hung_agent_is_declared_lost_killed_and_replaced(system: System) -> None:
-    make_pool(system, "e2e")
-    system.cli("up", "1", "--pool", "e2e", "--wait", "--timeout", "60")
-    [task_id] = system.cli("submit", '{"sleep": 1}', "--pool", "e2e").stdout.split()
-    wait_until(lambda: system.status("e2e")["queue"]["in_flight"] == 1, what="task in flight")
-    [hung] = agent_processes(system.host)
+    task_id, hung = one_agent_busy(system, "e2e", 1)
     hung.send_signal(signal.SIGSTOP)  # alive but silent: no heartbeats, no progress
     done = wait_until(
         lambda: (r := result(system, "e2e", task_id))["state"] == "done" and r, timeout=60, what="task done elsewhere"

@@ -8,7 +8,7 @@ import signal
 import psutil
 import pytest
 
-from tests.e2e.harness import System, agent_processes, fork_servers, make_pool, wait_until
+from tests.e2e.harness import System, agent_processes, fork_servers, make_pool, one_agent_busy, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -70,11 +70,7 @@ def test_down_0_with_tasks_in_flight_loses_none(system: System) -> None:
 
 
 def test_sigkilled_agent_task_is_redelivered_and_completed(system: System) -> None:
-    make_pool(system, "e2e")
-    system.cli("up", "1", "--pool", "e2e", "--wait", "--timeout", "60")
-    [task_id] = system.cli("submit", '{"sleep": 2}', "--pool", "e2e").stdout.split()
-    wait_until(lambda: system.status("e2e")["queue"]["in_flight"] == 1, what="task in flight")
-    [victim] = agent_processes(system.host)
+    task_id, victim = one_agent_busy(system, "e2e", 2)
     victim_id = victim.environ()["AGENTSCALER_AGENT_AGENT_ID"]
     victim.send_signal(signal.SIGKILL)
     result = wait_until(

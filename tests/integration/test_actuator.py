@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from agentscaler.services.actuator import service as actuator
 from agentscaler.services.actuator.settings import ActuatorSettings
@@ -15,7 +16,7 @@ from agentscaler.services.registry.settings import RegistrySettings
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.jetstream import bucket, ensure_task_queue, put_struct
 from agentscaler.shared.bus.server import EmbeddedServer
-from agentscaler.shared.messages.agents import Exited, Registered, Spawned
+from agentscaler.shared.messages.agents import AgentEvent, Exited, Registered, Spawned
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from tests.e2e.harness import agent_processes
 from tests.services import agent_events, next_event, running
@@ -53,12 +54,16 @@ async def test_converges_to_desired_and_drains_cleanly(nats_server: EmbeddedServ
         assert agent_processes(host) == []
 
 
-async def test_a_crashed_agent_is_replaced(nats_server: EmbeddedServer, nc: Client) -> None:
-    host = f"it-{uuid.uuid4().hex[:8]}"
+async def pool_and_events(nc: Client) -> tuple[str, JetStreamContext, asyncio.Queue[AgentEvent]]:
+    """A fresh host name, the test pool configured in KV with its task queue, and a feed of agent events."""
     js = nc.jetstream()
     await ensure_task_queue(js, POOL)
     await put_struct(await bucket(js, subjects.POOLS_BUCKET), POOL.name, POOL)
-    events = await agent_events(nc)
+    return f"it-{uuid.uuid4().hex[:8]}", js, await agent_events(nc)
+
+
+async def test_a_crashed_agent_is_replaced(nats_server: EmbeddedServer, nc: Client) -> None:
+    host, js, events = await pool_and_events(nc)
     settings = ActuatorSettings(nats_url=nats_server.url, host=host, reconcile_interval=0.1, min_uptime=0.1)
     async with (
         running(registry.run, RegistrySettings(nats_url=nats_server.url, host=host)),
@@ -76,11 +81,7 @@ async def test_a_crashed_agent_is_replaced(nats_server: EmbeddedServer, nc: Clie
 
 
 async def test_draining_an_agent_that_is_still_starting_is_clean(nats_server: EmbeddedServer, nc: Client) -> None:
-    host = f"it-{uuid.uuid4().hex[:8]}"
-    js = nc.jetstream()
-    await ensure_task_queue(js, POOL)
-    await put_struct(await bucket(js, subjects.POOLS_BUCKET), POOL.name, POOL)
-    events = await agent_events(nc)
+    host, js, events = await pool_and_events(nc)
     settings = ActuatorSettings(nats_url=nats_server.url, host=host, reconcile_interval=0.1)
     desired = await bucket(js, subjects.DESIRED_BUCKET)
     async with running(actuator.run, settings):
