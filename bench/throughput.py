@@ -7,7 +7,7 @@ pull, a result written once to KV, and an ack.
 Baseline, measured in the same run against the same server: one process pulling M pre-published messages
 from a work-queue stream in batches of 256 and acking each, the fastest plain nats-py consumer.
 
-    python bench/throughput.py --agents 500 --tasks 20000
+    python bench/throughput.py --agents 500 --tasks 20000 [--prefetch 16]
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from agentscaler.shared import subjects
 from agentscaler.shared.messages.pools import PoolConfig
 
 
-async def agentscaler_rate(client: Client, agents: int, tasks: int) -> float:
-    await client.set_pool(PoolConfig(name="tp", max_agents=agents, drain_timeout=30))
+async def agentscaler_rate(client: Client, agents: int, tasks: int, prefetch: int) -> float:
+    await client.set_pool(PoolConfig(name="tp", max_agents=agents, drain_timeout=30, prefetch=prefetch))
     await client.scale("tp", "up", agents)
     await wait_until(lambda: ready_and_pulling(client, "tp", agents), timeout=max(120, agents * 0.5), every=0.25)
     start = time.monotonic()
@@ -64,7 +64,7 @@ async def baseline_rate(url: str, tasks: int) -> float:
 
 async def measure(bench: Bench, args: argparse.Namespace) -> tuple[float, float]:
     client = await connect(bench.url)
-    ours = await agentscaler_rate(client, args.agents, args.tasks)
+    ours = await agentscaler_rate(client, args.agents, args.tasks, args.prefetch)
     await client.nc.close()
     return ours, await baseline_rate(bench.url, args.tasks)
 
@@ -73,10 +73,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--tasks", type=int, default=20000)
+    parser.add_argument("--prefetch", type=int, default=1, help="the pool's prefetch: tasks an agent takes at once")
     args = parser.parse_args()
     with running_system() as bench:
         ours, base = asyncio.run(measure(bench, args))
-    print(f"agentscaler, {args.agents} agents: {ours:10.0f} tasks/s  ({args.tasks} no-op tasks, submit to last result)")
+    print(
+        f"agentscaler, {args.agents} agents, prefetch {args.prefetch}: {ours:10.0f} tasks/s"
+        f"  ({args.tasks} no-op tasks, submit to last result)"
+    )
     print(f"bare nats-py fetch/ack loop:  {base:10.0f} msgs/s")
     print(f"ratio agentscaler/bare = {ours / base:.2f}x; logs in {bench.work}")
 

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from functools import cache
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -15,7 +16,7 @@ _PR_SET_CHILD_SUBREAPER = 36
 def set_parent_death_signal(sig: signal.Signals = signal.SIGTERM) -> None:
     """Ask the kernel to send ``sig`` to this process when its parent dies (Linux; a no-op elsewhere)."""
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        _libc().prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
 
 def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None]:
@@ -34,4 +35,10 @@ def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None]:
 def become_subreaper() -> None:
     """Orphaned descendants are reparented to this process instead of init, so it can reap them (Linux)."""
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        _libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+@cache
+def _libc() -> ctypes.CDLL:
+    """The C library, loaded once (a fork server loads it before forking, not each agent)."""
+    return ctypes.CDLL(None, use_errno=True)

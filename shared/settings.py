@@ -11,6 +11,7 @@ import os
 import socket
 import tomllib
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -51,8 +52,7 @@ def load(
 ) -> S:
     """Build ``cls`` from defaults, the TOML file, the environment and ``overrides`` (None values skipped)."""
     env = os.environ if env is None else env
-    fields = {f.name for f in msgspec.structs.fields(cls)}
-    lists = {f.name for f in msgspec.structs.fields(cls) if _is_list(f.type)}
+    fields, lists = _field_names(cls)
     values: dict[str, Any] = {}
     path = config_file or env.get(f"{ENV_PREFIX}CONFIG")
     if path:
@@ -68,6 +68,14 @@ def load(
         return msgspec.convert(values, cls, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"invalid {section} settings: {exc}") from None
+
+
+@cache
+def _field_names(cls: type[msgspec.Struct]) -> tuple[frozenset[str], frozenset[str]]:
+    """The field names of ``cls``, and those that are lists. Resolving the annotations compiles each one,
+    so it is done once per class: a fork server does it before forking, not every agent."""
+    fields = msgspec.structs.fields(cls)
+    return frozenset(f.name for f in fields), frozenset(f.name for f in fields if _is_list(f.type))
 
 
 def _is_list(kind: Any) -> bool:

@@ -13,6 +13,7 @@ import structlog
 from agentscaler.services.agent.forkserver.protocol import Exited, Ready, Spawn, Spawned, decode_report, encode
 from agentscaler.shared.messages.pools import PoolConfig
 
+from .cgroups import PoolCgroup
 from .processes import agent_environment, start_process
 from .settings import ActuatorSettings
 
@@ -26,11 +27,19 @@ class ForkServerGone(Exception):
 class ForkServerClient:
     """One running fork server for one pool configuration."""
 
-    def __init__(self, settings: ActuatorSettings, pool: PoolConfig, on_exit: Callable[[str, int], None]) -> None:
+    def __init__(
+        self,
+        settings: ActuatorSettings,
+        pool: PoolConfig,
+        on_exit: Callable[[str, int], None],
+        cgroup: PoolCgroup | None = None,
+    ) -> None:
         self.pool = pool
         self.on_exit = on_exit
+        env = agent_environment(settings, pool, "", "")
+        # In the pool's cgroup from its start: the agents it forks are born there.
         self.proc: subprocess.Popen[bytes] = start_process(
-            settings, "agentscaler.services.agent.forkserver", agent_environment(settings, pool, "", ""), pipes=True
+            settings, "agentscaler.services.agent.forkserver", env, pipes=True, cgroup=cgroup
         )
         assert self.proc.stdout is not None and self.proc.stdin is not None
         self._out = self.proc.stdout.fileno()

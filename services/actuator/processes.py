@@ -12,6 +12,7 @@ from typing import IO
 from agentscaler.shared.children import die_with_parent
 from agentscaler.shared.messages.pools import PoolConfig
 
+from .cgroups import PoolCgroup
 from .settings import ActuatorSettings
 
 UNKNOWN_EXIT = -1000
@@ -85,6 +86,8 @@ def agent_environment(settings: ActuatorSettings, pool: PoolConfig, agent_id: st
             "AGENTSCALER_AGENT_MAX_ATTEMPTS": str(pool.max_attempts),
             "AGENTSCALER_AGENT_HEARTBEAT_INTERVAL": str(pool.heartbeat_interval),
             "AGENTSCALER_AGENT_PULL_TIMEOUT": str(pool.pull_timeout),
+            "AGENTSCALER_AGENT_PREFETCH": str(pool.prefetch),
+            "AGENTSCALER_AGENT_SPAWN_CONCURRENCY": str(settings.spawn_concurrency),
             "AGENTSCALER_AGENT_TRACEPARENT": traceparent,
         }
     )
@@ -92,30 +95,43 @@ def agent_environment(settings: ActuatorSettings, pool: PoolConfig, agent_id: st
 
 
 def start_process(
-    settings: ActuatorSettings, module: str, env: dict[str, str], *, pipes: bool = False
+    settings: ActuatorSettings,
+    module: str,
+    env: dict[str, str],
+    *,
+    pipes: bool = False,
+    cgroup: PoolCgroup | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``python -m module`` that dies with this process, its output to the agent log."""
+    """Start ``python -m module`` that dies with this process, its output to the agent log, in ``cgroup``."""
+    preexec = die_with_parent()  # a crashed actuator leaves no orphans: they drain
     out: IO[bytes] | None = open(settings.agent_log, "ab") if settings.agent_log else None  # noqa: SIM115
     try:
-        return subprocess.Popen(
+        popen = subprocess.Popen(
             [settings.python, "-m", module],
             env=env,
             stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
             stdout=subprocess.PIPE if pipes else out,
             stderr=out,
-            preexec_fn=die_with_parent(),  # a crashed actuator leaves no orphans: they drain
+            preexec_fn=preexec if cgroup is None else cgroup.joining(preexec),
             close_fds=True,
         )
     finally:
         if out is not None:
             out.close()
+    if cgroup is not None:
+        cgroup.add(popen.pid)
+    return popen
 
 
 def spawn_exec(
-    settings: ActuatorSettings, pool: PoolConfig, agent_id: str, traceparent: str, now: float
+    settings: ActuatorSettings,
+    pool: PoolConfig,
+    agent_id: str,
+    traceparent: str,
+    now: float,
+    cgroup: PoolCgroup | None = None,
 ) -> AgentProcess:
     """Start an agent as a fresh interpreter (for pools whose handler is not fork-safe)."""
-    popen = start_process(
-        settings, "agentscaler.services.agent", agent_environment(settings, pool, agent_id, traceparent)
-    )
+    env = agent_environment(settings, pool, agent_id, traceparent)
+    popen = start_process(settings, "agentscaler.services.agent", env, cgroup=cgroup)
     return AgentProcess(agent_id=agent_id, pool=pool.name, pid=popen.pid, started_at=now, popen=popen)

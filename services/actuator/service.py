@@ -7,6 +7,7 @@ import asyncio
 import secrets
 import signal
 import time
+from collections import Counter
 from contextlib import suppress
 
 import structlog
@@ -23,6 +24,7 @@ from agentscaler.shared.messages.agents import AgentList, AgentsQuery, Exited, L
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.telemetry.tracing import current_traceparent, parent_from_traceparent, span
 
+from .cgroups import PoolCgroups
 from .forkservers import ForkServerClient, ForkServerGone
 from .plan import ProcView, backoff, choose_victims, plan
 from .processes import AgentProcess, spawn_exec
@@ -46,6 +48,7 @@ class Actuator:
         self.not_before: dict[str, float] = {}
         self.forkservers: dict[str, ForkServerClient] = {}
         self.retired: list[ForkServerClient] = []
+        self.cgroups = PoolCgroups.detect(settings.cgroups, settings.host)
         self.more_to_start = False
         self.wake = asyncio.Event()
         self._token = secrets.token_hex(2)
@@ -73,6 +76,7 @@ class Actuator:
             for task in watchers:
                 task.cancel()
             await self._drain_all()
+            self.cgroups.close()
 
     async def _wait(self, stop: asyncio.Event) -> None:
         woken = asyncio.create_task(self.wake.wait())
@@ -105,13 +109,24 @@ class Actuator:
         views = [ProcView(p.agent_id, p.pool, p.started_at, p.draining) for p in self.procs.values()]
         todo = plan(desired, views, now=now, not_before=self.not_before, spawn_batch=self.s.spawn_batch)
         self.more_to_start = bool(todo.spawn)
+        self._limit_cgroups(todo.spawn)
         for pool, count in todo.spawn.items():
+            if self.pools[pool].spawn == "exec":  # a fork server paces its agents itself
+                count = min(count, self.s.spawn_concurrency)
             await self._spawn(pool, count, now)
         self._retire_idle_forkservers()
         if todo.excess:
             views = await self._with_registry_states(views)
             for pool, count in todo.excess.items():
                 await self._drain(pool, choose_victims(views, pool, count), now)
+
+    def _limit_cgroups(self, spawning: dict[str, int]) -> None:
+        """Each pool's cgroup (made when its first agents start) follows its config and the agents it runs,
+        draining ones included, so a config change or a lowered max_agents never cuts into running agents."""
+        running = Counter(p.pool for p in self.procs.values())
+        for pool in {*self.cgroups.groups, *spawning}:
+            if pool in self.pools:
+                self.cgroups.ensure(self.pools[pool], running[pool] + spawning.get(pool, 0))
 
     async def _spawn(self, pool: str, count: int, now: float) -> None:
         config = self.pools[pool]
@@ -153,7 +168,8 @@ class Actuator:
         self, config: PoolConfig, agent_ids: list[str], traceparent: str, now: float
     ) -> list[AgentProcess]:
         if config.spawn == "exec":
-            return [spawn_exec(self.s, config, agent_id, traceparent, now) for agent_id in agent_ids]
+            cgroup = self.cgroups.get(config.name)
+            return [spawn_exec(self.s, config, agent_id, traceparent, now, cgroup) for agent_id in agent_ids]
         server = await self._forkserver(config)
         pids = await server.spawn_many(agent_ids, traceparent)
         return [AgentProcess(agent_id=a, pool=config.name, pid=pid, started_at=now) for a, pid in pids.items()]
@@ -167,7 +183,7 @@ class Actuator:
                 self._orphan(server)
             server = None
         if server is None:
-            server = ForkServerClient(self.s, config, self._forked_exit)
+            server = ForkServerClient(self.s, config, self._forked_exit, self.cgroups.get(config.name))
             self.forkservers[config.name] = server
             await server.ready()
             log.info("fork server ready", pool=config.name, pid=server.proc.pid)

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from agentscaler.shared.settings import CommonSettings
+
+CgroupMode = Literal["auto", "v2", "v1", "off"]
 
 
 class ActuatorSettings(CommonSettings, frozen=True, kw_only=True):
     reconcile_interval: Annotated[
         float, msgspec.Meta(gt=0, description="seconds between reconcile passes when nothing changes")
     ] = 1.0
-    spawn_batch: Annotated[int, msgspec.Meta(ge=1, description="most agents started per pool in one pass")] = 100
+    spawn_batch: Annotated[
+        int, msgspec.Meta(ge=1, description="most agents a pool's fork server is asked for in one pass")
+    ] = 1000
+    spawn_concurrency: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            description="most agents starting at once: a fork server starts the next as one is ready; exec'd "
+            "agents start this many per pass",
+        ),
+    ] = 100
     spawn_pause: Annotated[
         float,
-        msgspec.Meta(ge=0, description="seconds between passes while agents are still to start (paces NATS connects)"),
+        msgspec.Meta(ge=0, description="seconds between passes while agents are still to start"),
     ] = 0.1
     pools: Annotated[list[str], msgspec.Meta(description="pools this actuator runs; empty for all")] = []
     min_uptime: Annotated[
@@ -30,3 +42,9 @@ class ActuatorSettings(CommonSettings, frozen=True, kw_only=True):
     agent_log: Annotated[
         str, msgspec.Meta(description="file the agents' output goes to; empty to share the actuator's")
     ] = ""
+    cgroups: Annotated[
+        CgroupMode,
+        msgspec.Meta(
+            description='each pool in a cgroup with memory and pids limits: "auto" (v2, else v1), "v2", "v1" or "off"'
+        ),
+    ] = "auto"

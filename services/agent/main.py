@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
+from collections.abc import Callable
 
 import structlog
 
@@ -24,23 +26,34 @@ EXIT_CONFIG = 2
 """Exit status of an agent that cannot start (bad handler, missing pool): the actuator backs off."""
 
 
-async def serve(settings: AgentSettings, handler: Handler, early_stop: list[int]) -> int:
+async def serve(
+    settings: AgentSettings, handler: Handler, early_stop: list[int], on_ready: Callable[[], None] | None = None
+) -> int:
+    """Connect, register and work until stopped; ``on_ready`` is called once registered and pulling."""
     stop = asyncio.Event()
     stop_on_signals(stop)
     if early_stop:
         stop.set()
+    began = time.monotonic()
     async with service_connection(settings.nats_url, f"agent@{settings.agent_id}", stop) as nc:
         if nc is None:
             return 0
+        connected = time.monotonic()
         try:
             with span("agent start", parent=parent_from_traceparent(settings.traceparent)):
-                agent = await Agent.connect(settings, nc, handler)
+                agent = Agent(settings, nc, handler)
                 await agent.start()
-                log.info("agent ready")
+                log.info(
+                    "agent ready",
+                    connect_s=round(connected - began, 3),
+                    register_s=round(time.monotonic() - connected, 3),
+                )
+                if on_ready is not None:
+                    on_ready()
+            await agent.run(stop)
         except AgentscalerError as exc:
             log.error("agent cannot start", error=str(exc))
             return EXIT_CONFIG
-        await agent.run(stop)
     return 0
 
 
@@ -52,7 +65,12 @@ def settings_from_env() -> AgentSettings | None:
         return None
 
 
-def run_agent(settings: AgentSettings, handler: Handler | HandlerError, early_stop: list[int]) -> int:
+def run_agent(
+    settings: AgentSettings,
+    handler: Handler | HandlerError,
+    early_stop: list[int],
+    on_ready: Callable[[], None] | None = None,
+) -> int:
     """Set up logging and tracing (after any fork), then serve until drained. Returns the exit status."""
     configure_logging("agent", level=settings.log_level)
     configure_tracing("agent")
@@ -61,7 +79,7 @@ def run_agent(settings: AgentSettings, handler: Handler | HandlerError, early_st
         log.error("agent cannot start", error=str(handler))
         return EXIT_CONFIG
     try:
-        return asyncio.run(serve(settings, handler, early_stop))
+        return asyncio.run(serve(settings, handler, early_stop, on_ready))
     finally:
         shutdown_tracing()
 

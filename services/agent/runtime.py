@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 
 import msgspec
 import nats.errors
@@ -12,7 +13,6 @@ import nats.js.errors
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from opentelemetry.trace import SpanKind
 
@@ -28,7 +28,9 @@ from agentscaler.shared.supervisor import wait_or_stop
 from agentscaler.shared.telemetry.tracing import current_traceparent, span
 
 from .handler import Handler
-from .puller import Puller, PullFailed
+from .progress import InProgress
+from .puller import NO_CONSUMER, Puller, PullFailed
+from .results import Finisher
 from .settings import AgentSettings
 
 log = structlog.get_logger()
@@ -44,79 +46,99 @@ TRANSIENT = (
 )
 """NATS failures that pass: a task interrupted by one is left unacknowledged, and JetStream redelivers it."""
 
+DECODED = (Ack, TaskEnvelope, TaskResult)
+"""The messages an agent decodes (a fork server builds their decoders before forking)."""
+
+DRAIN_SETTLE = 5.0
+"""Seconds a draining agent waits for JetStream to confirm the results it sent (and so ack their tasks)."""
+
 STATE_REPORT_EVERY = 1.0
 """Seconds: the most often an agent reports a busy/ready change outside its regular heartbeats."""
 
 
 class Agent:
-    def __init__(self, settings: AgentSettings, nc: Client, handler: Handler, results: KeyValue) -> None:
+    def __init__(self, settings: AgentSettings, nc: Client, handler: Handler) -> None:
         self.s = settings
         self.nc = nc
+        self.js = nc.jetstream()
         self.handler = handler
-        self.results = results
         self.state: AgentState = "ready"
         self.busy_since = 0.0
-        self.completed = 0
-        self.failed = 0
         self.started_at = time.time()
         self.last_beat = 0.0
         self._pending_beat: asyncio.Task[None] | None = None
-        self.puller = Puller(nc, subjects.task_stream(settings.pool), subjects.TASK_CONSUMER)
-
-    @classmethod
-    async def connect(cls, settings: AgentSettings, nc: Client, handler: Handler) -> Agent:
-        js = nc.jetstream()
-        try:
-            await js.consumer_info(subjects.task_stream(settings.pool), subjects.TASK_CONSUMER)
-        except nats.js.errors.NotFoundError as exc:
-            raise AgentscalerError(
-                f"pool {settings.pool!r} has no task queue ({exc}); create the pool with `agentscaler pool set`"
-            ) from exc
-        return cls(settings, nc, handler, await bucket(js, subjects.RESULTS_BUCKET))
+        self._results_kv: KeyValue | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self.puller = Puller(
+            nc,
+            subjects.task_stream(settings.pool),
+            subjects.TASK_CONSUMER,
+            prefetch=settings.prefetch,
+            ack_wait=settings.ack_wait,
+            background=self._background,
+        )
+        self.finisher = Finisher(nc, self.js, settings.pool)
 
     async def start(self) -> None:
-        """Open the pull inbox and register (call inside the start span, so the registration joins the
-        trace of the command that started this agent)."""
+        """Open the pull and result inboxes and register (call inside the start span, so the registration
+        joins the trace of the command that started this agent)."""
         await self.puller.start()
+        await self.finisher.start()
         await self._register()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until ``stop``; then finish the task in hand, hand back anything pulled, deregister."""
+        """Work until ``stop``; then finish the task in hand, hand back anything pulled, deregister.
+        Raises AgentscalerError when the pool has no task queue."""
         beats = asyncio.create_task(self._heartbeats(stop))
+        interrupt = asyncio.create_task(_call_when_set(stop, self.puller.interrupt))
         try:
             await self._work(stop)
         finally:
             self.state = "draining"
+            interrupt.cancel()
             returned = await self.puller.close()
+            if not await self.finisher.settle(DRAIN_SETTLE):
+                self.finisher.forget_older_than(0)
+            await self.finisher.close()
             beats.cancel()
             if self._pending_beat is not None:
                 self._pending_beat.cancel()
             await self._deregister()
             log.info("agent drained", completed=self.completed, failed=self.failed, returned=returned)
 
+    @property
+    def completed(self) -> int:
+        return self.finisher.completed
+
+    @property
+    def failed(self) -> int:
+        return self.finisher.failed
+
     async def _work(self, stop: asyncio.Event) -> None:
-        stopped = asyncio.create_task(stop.wait())
-        try:
-            while not stop.is_set():
-                pull = asyncio.create_task(self.puller.next(self.s.pull_timeout))
-                await asyncio.wait({pull, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                if not pull.done():
-                    pull.cancel()
-                    break
+        while not stop.is_set():
+            try:
+                msg = await self.puller.next(self.s.pull_timeout)
+            except PullFailed as exc:
+                if exc.status == NO_CONSUMER:
+                    await self._check_queue()
+                log.warning("pull failed; retrying", error=str(exc))
+                await wait_or_stop(stop, 1.0)
+                continue
+            if msg is not None:
                 try:
-                    msg = pull.result()
-                except PullFailed as exc:
-                    log.warning("pull failed; retrying", error=str(exc))
-                    await wait_or_stop(stop, 1.0)
-                    continue
-                if msg is not None:
-                    try:
-                        await self._handle(msg)
-                    except TRANSIENT as exc:
-                        # NATS went away mid-task: the task was not acked, so JetStream redelivers it.
-                        log.warning("could not finish the task; it will be redelivered", error=repr(exc))
-        finally:
-            stopped.cancel()
+                    await self._handle(msg)
+                except TRANSIENT as exc:
+                    # NATS went away mid-task: the task was not acked, so JetStream redelivers it.
+                    log.warning("could not finish the task; it will be redelivered", error=repr(exc))
+
+    async def _check_queue(self) -> None:
+        """A pull nobody answered: fail with a clear error if the pool has no task queue at all."""
+        try:
+            await self.js.consumer_info(subjects.task_stream(self.s.pool), subjects.TASK_CONSUMER)
+        except nats.js.errors.NotFoundError as exc:
+            raise AgentscalerError(
+                f"pool {self.s.pool!r} has no task queue ({exc}); create the pool with `agentscaler pool set`"
+            ) from exc
 
     async def _handle(self, msg: Msg) -> None:
         meta = msg.metadata
@@ -135,10 +157,9 @@ class Agent:
             task = msgspec.structs.replace(task, submitted_at=meta.timestamp.timestamp())
         with (
             structlog.contextvars.bound_contextvars(task=task.id, attempt=attempt),
-            span("run task", kind=SpanKind.CONSUMER, parent=msg.headers, attributes={"task.id": task.id}),
+            span("run task", kind=SpanKind.CONSUMER, parent=msg.headers or {}, attributes={"task.id": task.id}),
         ):
-            key = subjects.result_key(self.s.pool, task.id)
-            if attempt > 1 and await get_struct(self.results, key, TaskResult) is not None:
+            if attempt > 1 and await self._already_done(task.id):
                 log.info("task already finished; acking duplicate delivery")
                 await msg.ack()
                 return
@@ -148,12 +169,18 @@ class Agent:
                 return
             await self._run(msg, task, attempt)
 
+    async def _already_done(self, task_id: str) -> bool:
+        if self._results_kv is None:
+            self._results_kv = await bucket(self.js, subjects.RESULTS_BUCKET)
+        key = subjects.result_key(self.s.pool, task_id)
+        return await get_struct(self._results_kv, key, TaskResult) is not None
+
     async def _run(self, msg: Msg, task: TaskEnvelope, attempt: int) -> None:
         started = self.busy_since = time.time()
         if self.state == "ready":
             self.state = "busy"
             await self._state_changed()
-        keepalive = asyncio.create_task(self._keep_alive(msg))
+        keepalive = InProgress(msg, self.s.ack_wait / 3, self._background)
         try:
             value = await self.handler(task.payload)
             result = self._result(task, attempt, started, value=value)
@@ -191,27 +218,15 @@ class Agent:
         )
 
     async def _finish(self, msg: Msg, result: TaskResult, data: bytes | None = None) -> None:
-        """Store the result once (the first writer wins; a duplicate run is not counted), then ack. The ack
-        is not awaited: if it is lost, the redelivery finds the stored result and only acks."""
-        try:
-            await self.results.create(subjects.result_key(self.s.pool, result.id), data or encode(result))
-        except KeyWrongLastSequenceError:
-            log.info("result already stored by another delivery", task=result.id)
-        else:
-            if result.status == "ok":
-                self.completed += 1
-            else:
-                self.failed += 1
-                log.warning("task failed", task=result.id, error=result.error)
-        await msg.ack()
-
-    async def _keep_alive(self, msg: Msg) -> None:
-        while True:
-            await asyncio.sleep(self.s.ack_wait / 3)
-            await msg.in_progress()
+        """Send the result to be stored once (the first writer wins; a duplicate run is not counted); the
+        task is acked when JetStream confirms, while this agent goes on to its next task."""
+        if result.status == "failed":
+            log.warning("task failed", task=result.id, error=result.error)
+        await self.finisher.finish(msg, result.id, result.status == "ok", data or encode(result))
 
     async def _heartbeats(self, stop: asyncio.Event) -> None:
         while not await wait_or_stop(stop, self.s.heartbeat_interval):
+            self.finisher.forget_older_than(self.s.ack_wait)
             await self._beat()
         self.state = "draining"
         await self._beat()
@@ -275,3 +290,8 @@ class Agent:
             await request(self.nc, subjects.AGENT_DEREGISTER, bye, Ack, timeout=5.0, what="registry")
         except AgentscalerError as exc:
             log.warning("could not deregister; the registry will see the exit", error=str(exc))
+
+
+async def _call_when_set(event: asyncio.Event, callback: Callable[[], None]) -> None:
+    await event.wait()
+    callback()

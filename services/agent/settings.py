@@ -22,6 +22,10 @@ class AgentSettings(CommonSettings, frozen=True, kw_only=True):
     ] = 3
     heartbeat_interval: Annotated[float, msgspec.Meta(gt=0, description="seconds between heartbeats")] = 5.0
     pull_timeout: Annotated[float, msgspec.Meta(gt=0, description="seconds a pull request waits for a task")] = 5.0
+    prefetch: Annotated[int, msgspec.Meta(ge=1, description="tasks taken from the queue at once")] = 1
+    spawn_concurrency: Annotated[
+        int, msgspec.Meta(ge=1, description="fork server: most agents starting at once (the rest wait, forked)")
+    ] = 100
     traceparent: Annotated[
         str, msgspec.Meta(description="W3C trace context of the command that started this agent")
     ] = ""

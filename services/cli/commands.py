@@ -189,8 +189,11 @@ async def _pool_set(client: Client, args: argparse.Namespace) -> int:
             "max_attempts",
             "drain_timeout",
             "agent_memory_mb",
+            "agent_memory_limit_mb",
+            "agent_pids_limit",
             "heartbeat_interval",
             "pull_timeout",
+            "prefetch",
             "spawn",
         )
         if getattr(args, field) is not None

@@ -101,8 +101,11 @@ def parser() -> argparse.ArgumentParser:
     pool_set.add_argument("--max-attempts", type=count, help="deliveries before a task is reported failed")
     pool_set.add_argument("--drain-timeout", type=positive, help="seconds a draining agent may take")
     pool_set.add_argument("--agent-memory-mb", type=positive, help="memory budget per agent before one is measured")
+    pool_set.add_argument("--agent-memory-limit-mb", type=count, help="cgroup memory limit per agent slot (0: none)")
+    pool_set.add_argument("--agent-pids-limit", type=count, help="cgroup pids limit per agent slot (0: none)")
     pool_set.add_argument("--heartbeat-interval", type=positive)
     pool_set.add_argument("--pull-timeout", type=positive)
+    pool_set.add_argument("--prefetch", type=count, help="tasks an agent takes at once (raise for many short tasks)")
     pool_set.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the pool's agents")
     pool_set.add_argument(
         "--spawn", choices=["fork", "exec"], help="fork agents from a preloaded server (default) or exec each one"

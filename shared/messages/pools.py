@@ -32,6 +32,14 @@ class PoolConfig(Message, frozen=True, kw_only=True):
     agent_memory_mb: Positive = 16.0
     """Memory budgeted per agent before any agent has been measured. A forked agent costs ~10 MiB (PSS); set
     ~40 for pools with spawn = "exec"."""
+    agent_memory_limit_mb: Annotated[int, msgspec.Meta(ge=0)] = 256
+    """Hard memory limit per agent slot, where the actuator runs pools in cgroups: the pool's cgroup may use this
+    times its slots (``max_agents``, or the agents running if more, plus one for the fork server); past that the
+    kernel's OOM killer ends the largest of its processes. 0 for no limit."""
+    agent_pids_limit: Annotated[int, msgspec.Meta(ge=0)] = 32
+    """Processes and threads allowed per agent slot in the pool's cgroup (pids.max), so a handler cannot
+    fork-bomb the host. An agent uses one to a few (an exporter thread, the event loop's resolver threads).
+    0 for no limit."""
     heartbeat_interval: Positive = 15.0
     """Seconds between an agent's heartbeats (busy/ready changes are reported within a second anyway); the
     registry declares an agent lost after three missed beats. Each beat costs CPU: 1000 agents at 15 s are
@@ -39,6 +47,11 @@ class PoolConfig(Message, frozen=True, kw_only=True):
     pull_timeout: Positive = 30.0
     """Seconds an idle agent's pull request waits for a task before it is renewed. A draining agent ends its
     pull at once, so a long one costs nothing at scale-down."""
+    prefetch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1
+    """Tasks an agent takes from the queue at once. 1 (the default) suits tasks of seconds or more: an agent
+    holds no task it is not running. Raise it (e.g. 16) for many short tasks: one pull then serves several,
+    at the cost of tasks queueing behind each other in one agent while another may be idle (a waiting task
+    gets in-progress signals, so it is not redelivered meanwhile)."""
     env: dict[str, str] = {}
     """Extra environment variables for the pool's agents (handler settings)."""
     spawn: Literal["fork", "exec"] = "fork"

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 _TRACER_NAME = "agentscaler"
 
+_exporting = False
+"""Whether this process exports spans: without an exporter, a span whose parent is known adds nothing."""
+
 
 def configure_tracing(service: str) -> None:
     """Install an SDK tracer provider, exporting spans when ``OTEL_TRACES_EXPORTER`` names an exporter
@@ -29,8 +32,10 @@ def configure_tracing(service: str) -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+    global _exporting
     provider = TracerProvider(resource=resource(service))
     trace.set_tracer_provider(provider)
+    _exporting = False
     exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
     if exporter_name in ("", "none"):
         return
@@ -53,6 +58,7 @@ def configure_tracing(service: str) -> None:
     else:
         raise RuntimeError(f"unsupported OTEL_TRACES_EXPORTER={exporter_name!r}: use none, console or otlp")
     provider.add_span_processor(BatchSpanProcessor(exporter))
+    _exporting = True
 
 
 @cache
@@ -101,11 +107,21 @@ def span(
     parent: Mapping[str, str] | None = None,
     attributes: Mapping[str, str | int | float | bool] | None = None,
 ) -> Iterator[Span]:
-    """A span, child of the trace context in ``parent`` headers when given, else of the current one."""
+    """A span, child of the trace context in ``parent`` headers when given, else of the current one.
+
+    A process that exports nothing only joins the sender's trace (its logs carry the trace id, what it
+    sends carries the trace context) instead of recording a span nobody sees: tens of microseconds saved
+    on every task an agent runs. Given ``parent`` headers without trace context, it then joins none. With
+    no ``parent`` and no current trace it still starts one, so a command's trace id runs through the logs
+    of every service it reaches."""
     token = None
     if parent:
         token = otel_context.attach(propagate.extract(dict(parent)))
     try:
+        joined = trace.get_current_span()
+        if not _exporting and (parent is not None or joined.get_span_context().is_valid):
+            yield joined
+            return
         with tracer().start_as_current_span(name, kind=kind, attributes=attributes) as current:
             yield current
     finally:
