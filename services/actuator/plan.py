@@ -19,6 +19,8 @@ class ProcView:
     state: AgentState | None = None
     """The registry's view; None when the registry does not know the agent (yet)."""
     busy_since: float = 0.0
+    held: int = 0
+    """Tasks the agent holds, running and prefetched (the registry's view)."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,13 @@ _ORDER = {"starting": 0, None: 0, "ready": 1, "busy": 2, "draining": 3}
 
 
 def choose_victims(procs: Sequence[ProcView], pool: str, count: int) -> list[str]:
-    """The ``count`` agents of ``pool`` to drain: not yet working first, then idle, then busy ones, the one
-    busy longest (closest to done) first. Newer agents go before older ones within a rank."""
+    """The ``count`` agents of ``pool`` to drain: not yet working first, then idle, then busy ones with the
+    least work in progress: fewest tasks held (a prefetching agent may hold several), then the one busy
+    longest (closest to done). Newer agents go before older ones within a rank."""
     candidates = [p for p in procs if p.pool == pool and not p.draining]
-    candidates.sort(key=lambda p: (_ORDER[p.state], p.busy_since if p.state == "busy" else -p.started_at))
+    candidates.sort(
+        key=lambda p: (_ORDER[p.state], (p.held, p.busy_since) if p.state == "busy" else (0, -p.started_at))
+    )
     return [p.agent_id for p in candidates[:count]]
 
 

@@ -241,6 +241,7 @@ class Actuator:
                     v.draining,
                     rec.state if rec else None,
                     rec.busy_since if rec else 0.0,
+                    rec.held if rec else 0,
                 )
             )
         return out

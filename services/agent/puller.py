@@ -64,6 +64,11 @@ class Puller:
         self._waiter: asyncio.Future[None] | None = None
         self._sub: Subscription | None = None
 
+    @property
+    def held(self) -> int:
+        """Tasks delivered and not yet taken."""
+        return len(self._ready)
+
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(self._inbox, cb=self._on_msg)
 

@@ -260,6 +260,7 @@ class Agent:
             completed=self.completed,
             failed=self.failed,
             busy_since=self.busy_since,
+            held=self.puller.held + (self.state == "busy"),
             sent_at=time.time(),
             interval=self.s.heartbeat_interval,
         )

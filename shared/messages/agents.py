@@ -34,6 +34,8 @@ class Heartbeat(Message, frozen=True, kw_only=True):
     failed: int = 0
     busy_since: float = 0.0
     """When the task in progress started (0 when idle)."""
+    held: int = 0
+    """Tasks the agent holds: the one running and any prefetched ones waiting their turn."""
     sent_at: float = 0.0
     interval: float = 0.0
     """The agent's heartbeat interval: the registry allows three missed beats (0: the registry's default)."""
@@ -64,6 +66,8 @@ class AgentRecord(Message, frozen=True, kw_only=True):
     started_at: float
     last_seen: float
     busy_since: float = 0.0
+    held: int = 0
+    """Tasks the agent holds (running and prefetched), from its last heartbeat."""
     completed: int = 0
     failed: int = 0
     traceparent: str = ""

@@ -54,6 +54,7 @@ def heartbeat(
     completed: int = 0,
     failed: int = 0,
     busy_since: float = 0.0,
+    held: int = 0,
 ) -> Heartbeat:
     return Heartbeat(
         agent_id=agent_id,
@@ -64,6 +65,7 @@ def heartbeat(
         completed=completed,
         failed=failed,
         busy_since=busy_since,
+        held=held,
     )
 
 
@@ -102,8 +104,9 @@ def proc(
     draining: bool = False,
     state: AgentState | None = None,
     busy_since: float = 0.0,
+    held: int = 0,
 ) -> ProcView:
-    return ProcView(agent_id, pool, started_at, draining, state, busy_since)
+    return ProcView(agent_id, pool, started_at, draining, state, busy_since, held)
 
 
 # --- policy ---------------------------------------------------------------------------------------------

@@ -113,6 +113,16 @@ def test_victims_rank_unknown_and_starting_then_ready_then_busy():
     ]
 
 
+def test_busy_victims_with_the_fewest_tasks_held_go_first():
+    procs = [
+        proc("holds-3", state="busy", busy_since=1.0, held=3),
+        proc("holds-1-new", state="busy", busy_since=50.0, held=1),
+        proc("holds-2", state="busy", busy_since=2.0, held=2),
+        proc("holds-1-old", state="busy", busy_since=10.0, held=1),
+    ]
+    assert choose_victims(procs, "p", 3) == ["holds-1-old", "holds-1-new", "holds-2"]
+
+
 def test_victims_never_include_draining_agents_or_other_pools():
     procs = [
         proc("draining", state="starting", draining=True, started_at=100.0),

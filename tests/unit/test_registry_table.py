@@ -53,10 +53,17 @@ def test_register_makes_agent_ready_and_emits_registered():
 def test_heartbeat_updates_state_and_counters_without_events():
     t = table()
     t.register(register("a1"), now=1.0)
-    events = t.heartbeat(heartbeat("a1", state="busy", completed=7, failed=2, busy_since=9.0), now=10.0)
+    events = t.heartbeat(heartbeat("a1", state="busy", completed=7, failed=2, busy_since=9.0, held=3), now=10.0)
     assert events == []
     rec = t.agents["a1"]
-    assert (rec.state, rec.completed, rec.failed, rec.busy_since, rec.last_seen) == ("busy", 7, 2, 9.0, 10.0)
+    assert (rec.state, rec.completed, rec.failed, rec.busy_since, rec.held, rec.last_seen) == (
+        "busy",
+        7,
+        2,
+        9.0,
+        3,
+        10.0,
+    )
     assert rec.started_at == 0.0  # kept from the registration
 
 
