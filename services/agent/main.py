@@ -47,6 +47,7 @@ async def serve(
                     "agent ready",
                     connect_s=round(connected - began, 3),
                     register_s=round(time.monotonic() - connected, 3),
+                    cpu_s=round(time.process_time(), 4),
                 )
                 if on_ready is not None:
                     on_ready()
