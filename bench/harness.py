@@ -29,6 +29,7 @@ from agentscaler.shared.messages.agents import Exited
 class Bench:
     url: str
     services_pid: int
+    server_pid: int
     work: Path
 
 
@@ -45,7 +46,8 @@ def running_system(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
             env=env, stdout=log, stderr=log,
         )  # fmt: skip
     try:
-        yield Bench(url=server.url, services_pid=services.pid, work=work)
+        assert server.proc is not None
+        yield Bench(url=server.url, services_pid=services.pid, server_pid=server.proc.pid, work=work)
     finally:
         services.terminate()
         services.wait(300)
@@ -81,13 +83,24 @@ async def ready_and_pulling(client: Client, pool: str, n: int) -> bool:
 
 
 def cpu_seconds(pids: list[int]) -> float:
+    """CPU time of the live threads of ``pids``, from the scheduler's own clock (``/proc/<pid>/task/<tid>/
+    schedstat``). The user/system times psutil reads are charged by timer tick, and agents that run for a
+    millisecond between ticks go largely uncounted; psutil is the fallback where schedstat is missing."""
     total = 0.0
     for pid in pids:
         try:
-            t = psutil.Process(pid).cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
+            total += (
+                sum(int((task / "schedstat").read_text().split()[0]) for task in Path(f"/proc/{pid}/task").iterdir())
+                / 1e9
+            )
+        except FileNotFoundError:
             pass
+        except OSError:
+            try:
+                t = psutil.Process(pid).cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
     return total
 
 

@@ -28,8 +28,7 @@ from agentscaler.shared.messages.pools import PoolConfig
 async def measure_pool(client: Client, pool: str, n: int, quiet: float, bench: Bench) -> dict[str, float]:
     watcher = ExitWatcher(pool)
     await watcher.start(client)
-    me = psutil.Process()
-    server_pid = next(p.pid for p in me.children() if p.name() == "nats-server")
+    server_pid = bench.server_pid
     before = {"services": cpu_seconds([bench.services_pid]), "nats-server": cpu_seconds([server_pid])}
     start = time.monotonic()
     await client.scale(pool, "up", n)

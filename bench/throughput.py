@@ -1,8 +1,12 @@
 """Throughput benchmark: no-op tasks through N agents, against a bare nats-py fetch/ack loop.
 
-agentscaler: N forked agents of a pool whose tasks take no time (``{"sleep": 0}``); M tasks are submitted
-and the clock runs from the first submission until M results are stored. Each task costs a
-pull, a result written once to KV, and an ack.
+agentscaler, two ways, N forked agents of a pool whose tasks take no time (``{"sleep": 0}``):
+  - end to end: M tasks submitted to N ready agents, the clock running from the first submission until M
+    results are stored;
+  - pre-filled queue: M tasks submitted first, then N agents started, the rate taken over the steady middle
+    (from 20% to 80% of the results), with the CPU each process spent per task meanwhile.
+Each task costs a delivery, a result created once in KV (a publish and JetStream's answer), an ack, and a
+copy of the result to the monitor; pulls are shared by ``--prefetch`` tasks.
 
 Baseline, measured in the same run against the same server: one process pulling M pre-published messages
 from a work-queue stream in batches of 256 and acking each, the fastest plain nats-py consumer.
@@ -17,7 +21,7 @@ import asyncio
 import time
 
 import nats
-from harness import Bench, connect, ready_and_pulling, running_system, wait_until
+from harness import Bench, connect, cpu_seconds, ready_and_pulling, running_system, wait_until
 from nats.js.api import RetentionPolicy, StreamConfig
 
 from agentscaler.services.cli.client import Client
@@ -37,10 +41,36 @@ async def agentscaler_rate(client: Client, agents: int, tasks: int, prefetch: in
     return rate
 
 
-async def _completed(client: Client, n: int) -> bool:
-    """Results are created once per task in a fresh results bucket: its message count is the count done."""
+async def prefilled_rate(client: Client, bench: Bench, agents: int, tasks: int, prefetch: int) -> dict[str, float]:
+    """Tasks/s over the middle 60% of draining a full queue, and CPU microseconds per task by process."""
+    await client.set_pool(PoolConfig(name="tq", max_agents=agents, drain_timeout=30, prefetch=prefetch))
+    before = await _results(client)
+    await client.submit("tq", [{"sleep": 0}] * tasks)
+    await client.scale("tq", "up", agents)
+    await wait_until(lambda: _completed(client, before + 0.2 * tasks), timeout=max(300, tasks / 50), every=0.05)
+    agents = [a.pid for a in (await client.agents("tq")).agents]
+    pids = {"nats-server": [bench.server_pid], "services": [bench.services_pid], "agents": agents}
+    t0, n0, cpu0 = time.monotonic(), await _results(client), _cpu(pids)
+    await wait_until(lambda: _completed(client, before + 0.8 * tasks), timeout=max(300, tasks / 50), every=0.05)
+    t1, n1, cpu1 = time.monotonic(), await _results(client), _cpu(pids)
+    await wait_until(lambda: _completed(client, before + tasks), timeout=max(300, tasks / 50), every=0.1)
+    await client.scale("tq", "down", 0)
+    per_task = {f"{kind} us/task": (cpu1[kind] - cpu0[kind]) / (n1 - n0) * 1e6 for kind in cpu1}
+    return {"tasks/s": (n1 - n0) / (t1 - t0), **per_task}
+
+
+def _cpu(pids: dict[str, list[int]]) -> dict[str, float]:
+    return {kind: cpu_seconds(group) for kind, group in pids.items()}
+
+
+async def _results(client: Client) -> int:
     info = await client.js.stream_info(f"KV_{subjects.RESULTS_BUCKET}")
-    return info.state.messages >= n
+    return info.state.messages
+
+
+async def _completed(client: Client, n: float) -> bool:
+    """Results are created once per task in a fresh results bucket: its message count is the count done."""
+    return await _results(client) >= n
 
 
 async def baseline_rate(url: str, tasks: int) -> float:
@@ -62,11 +92,12 @@ async def baseline_rate(url: str, tasks: int) -> float:
     return rate
 
 
-async def measure(bench: Bench, args: argparse.Namespace) -> tuple[float, float]:
+async def measure(bench: Bench, args: argparse.Namespace) -> tuple[float, dict[str, float], float]:
     client = await connect(bench.url)
     ours = await agentscaler_rate(client, args.agents, args.tasks, args.prefetch)
+    steady = await prefilled_rate(client, bench, args.agents, args.tasks, args.prefetch)
     await client.nc.close()
-    return ours, await baseline_rate(bench.url, args.tasks)
+    return ours, steady, await baseline_rate(bench.url, args.tasks)
 
 
 def main() -> None:
@@ -76,13 +107,13 @@ def main() -> None:
     parser.add_argument("--prefetch", type=int, default=1, help="the pool's prefetch: tasks an agent takes at once")
     args = parser.parse_args()
     with running_system() as bench:
-        ours, base = asyncio.run(measure(bench, args))
-    print(
-        f"agentscaler, {args.agents} agents, prefetch {args.prefetch}: {ours:10.0f} tasks/s"
-        f"  ({args.tasks} no-op tasks, submit to last result)"
-    )
-    print(f"bare nats-py fetch/ack loop:  {base:10.0f} msgs/s")
-    print(f"ratio agentscaler/bare = {ours / base:.2f}x; logs in {bench.work}")
+        ours, steady, base = asyncio.run(measure(bench, args))
+    print(f"agentscaler, {args.agents} agents, prefetch {args.prefetch}, {args.tasks} no-op tasks:")
+    print(f"  end to end (submit to last result): {ours:8.0f} tasks/s")
+    print(f"  pre-filled queue, steady middle:    {steady.pop('tasks/s'):8.0f} tasks/s")
+    print("  CPU per task meanwhile: " + ", ".join(f"{k} {v:.0f}" for k, v in steady.items()))
+    print(f"bare nats-py fetch/ack loop:          {base:8.0f} msgs/s")
+    print(f"ratio agentscaler/bare = {ours / base:.2f}x end to end; logs in {bench.work}")
 
 
 if __name__ == "__main__":

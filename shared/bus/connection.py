@@ -100,7 +100,9 @@ async def connect_service(url: str, name: str, stop: asyncio.Event, quiet_for: f
 
 @asynccontextmanager
 async def service_connection(url: str, name: str, stop: asyncio.Event) -> AsyncIterator[Client | None]:
-    """A service's connection for its lifetime: waits for NATS, drains on the way out (idempotent)."""
+    """A service's connection for its lifetime: waits for NATS, drains on the way out (idempotent). With
+    NATS gone (draining refused while reconnecting, or too slow) it is closed instead, within seconds: a
+    stopping process never waits for a server that may not come back."""
     nc = await connect_service(url, name, stop)
     try:
         yield nc
@@ -108,8 +110,9 @@ async def service_connection(url: str, name: str, stop: asyncio.Event) -> AsyncI
         if nc is not None and not nc.is_closed:
             try:
                 await asyncio.wait_for(nc.drain(), 10)
-            except (TimeoutError, nats.errors.ConnectionClosedError):
-                await nc.close()
+            except (TimeoutError, nats.errors.Error):
+                with suppress(TimeoutError, nats.errors.Error, OSError):  # the socket is gone already
+                    await asyncio.wait_for(nc.close(), 5)
 
 
 async def run_connected(

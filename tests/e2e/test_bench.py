@@ -31,4 +31,5 @@ def test_drain_benchmark_runs_small() -> None:
 
 
 def test_throughput_benchmark_runs_small() -> None:
-    assert "ratio agentscaler/bare" in run_bench("throughput.py", "--agents", "4", "--tasks", "200")
+    out = run_bench("throughput.py", "--agents", "4", "--tasks", "200", "--prefetch", "2")
+    assert "ratio agentscaler/bare" in out and "pre-filled queue" in out and "agents us/task" in out, out

@@ -85,3 +85,25 @@ async def test_prefetched_tasks_waiting_longer_than_the_ack_wait_are_not_redeliv
     assert max(r.started_at for r in done) - min(r.started_at for r in done) >= 2.4
     info = await js.consumer_info(subjects.task_stream(pool.name), subjects.TASK_CONSUMER)
     assert (info.num_pending, info.num_ack_pending, info.delivered.consumer_seq) == (0, 0, 3)  # none redelivered
+
+
+async def test_an_agent_stopped_while_nats_is_down_exits_0(nats_server: EmbeddedServer, nc: Client) -> None:
+    """Draining is refused while reconnecting, and closing a lost socket fails: the agent exits cleanly all
+    the same, instead of hanging on a server that may not come back."""
+    pool = PoolConfig(name="cut", pull_timeout=1.0)
+    await ensure_task_queue(nc.jetstream(), pool)
+    with agent(nats_server, pool) as proc:
+        await eventually(lambda: _pulling(nc, pool), timeout=20, what="the agent pulling")
+        await nc.close()
+        nats_server.stop()
+        await asyncio.sleep(1.5)  # the agent is reconnecting now
+        proc.terminate()
+        code = await asyncio.to_thread(proc.wait, 30)
+        output = proc.stdout.read() if proc.stdout else ""
+    assert code == 0, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+
+
+async def _pulling(nc: Client, pool: PoolConfig) -> bool:
+    info = await nc.jetstream().consumer_info(subjects.task_stream(pool.name), subjects.TASK_CONSUMER)
+    return (info.num_waiting or 0) >= 1
