@@ -81,7 +81,9 @@ def consumer_config(pool: PoolConfig) -> ConsumerConfig:
         ack_wait=pool.ack_wait,
         max_deliver=-1,
         max_waiting=AGENT_CAPACITY,
-        max_ack_pending=AGENT_CAPACITY,
+        # Room for every agent's prefetch: a full consumer hands out tasks one at a time as acks come in,
+        # one per waiting agent, and prefetching agents then wake once per task after all.
+        max_ack_pending=max(AGENT_CAPACITY, pool.max_agents * pool.prefetch),
         description=f"agents of pool {pool.name} (attempts are counted by the agents: max {pool.max_attempts})",
     )
 
