@@ -286,11 +286,14 @@ class Agent:
             log.warning("could not register; heartbeats will", error=str(exc))
 
     async def _deregister(self) -> None:
+        """Say goodbye without waiting for an answer: the connection's drain delivers it, and a registry busy
+        with a thousand agents leaving (or gone) must not hold this one back; the actuator's ``exited``
+        event tells the registry of the exit anyway."""
         bye = Deregister(agent_id=self.s.agent_id, pool=self.s.pool, completed=self.completed, failed=self.failed)
         try:
-            await request(self.nc, subjects.AGENT_DEREGISTER, bye, Ack, timeout=5.0, what="registry")
-        except AgentscalerError as exc:
-            log.warning("could not deregister; the registry will see the exit", error=str(exc))
+            await publish(self.nc, subjects.AGENT_DEREGISTER, bye)
+        except nats.errors.Error as exc:
+            log.warning("could not deregister; the registry will see the exit", error=repr(exc))
 
 
 async def _call_when_set(event: asyncio.Event, callback: Callable[[], None]) -> None:
