@@ -81,9 +81,10 @@ def consumer_config(pool: PoolConfig) -> ConsumerConfig:
         ack_wait=pool.ack_wait,
         max_deliver=-1,
         max_waiting=AGENT_CAPACITY,
-        # Room for every agent's prefetch: a full consumer hands out tasks one at a time as acks come in,
-        # one per waiting agent, and prefetching agents then wake once per task after all.
-        max_ack_pending=max(AGENT_CAPACITY, pool.max_agents * pool.prefetch),
+        # Room for twice every agent's prefetch (the batch it works through, the next one it pulls, and the
+        # results in between awaiting their acks): a consumer at its limit hands out tasks one at a time as
+        # acks come in, one per waiting agent, and prefetching agents then wake once per task after all.
+        max_ack_pending=max(AGENT_CAPACITY, 2 * pool.max_agents * pool.prefetch),
         description=f"agents of pool {pool.name} (attempts are counted by the agents: max {pool.max_attempts})",
     )
 

@@ -12,8 +12,9 @@ from agentscaler.shared.messages.pools import PoolConfig
     ("max_agents", "prefetch", "max_ack_pending"),
     [
         (100, 1, AGENT_CAPACITY),  # the floor: far above what a pool of one-task agents holds
-        (500, 16, AGENT_CAPACITY),
-        (500, 64, 32_000),  # every agent's prefetch fits, or the consumer trickles tasks out one by one
+        (500, 8, AGENT_CAPACITY),
+        (500, 16, 16_000),
+        (500, 64, 64_000),  # twice every agent's prefetch fits, or the consumer trickles tasks out one by one
         (0, 64, AGENT_CAPACITY),
     ],
 )
