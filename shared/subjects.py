@@ -93,3 +93,12 @@ def decision_subject(pool: str) -> str:
 
 def result_key(pool: str, task_id: str) -> str:
     return f"{pool}.{task_id}"
+
+
+RESULT_SUBJECTS = f"$KV.{RESULTS_BUCKET}.>"
+"""Every result as JetStream stores it: the results bucket's subjects."""
+
+
+def result_subject(pool: str, task_id: str) -> str:
+    """The subject a result is published to (a KV put or create of ``result_key``)."""
+    return f"$KV.{RESULTS_BUCKET}.{result_key(pool, task_id)}"

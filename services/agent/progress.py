@@ -8,15 +8,15 @@ from nats.aio.msg import Msg
 
 
 class InProgress:
-    """Tells JetStream every ``every`` seconds that a task is still being worked on, from a timer (no task
-    of its own while nothing is due)."""
+    """Tells JetStream every third of ``ack_wait`` that a task is still being worked on, from a timer (no
+    task of its own while nothing is due)."""
 
-    def __init__(self, msg: Msg, every: float, background: set[asyncio.Task[None]]) -> None:
+    def __init__(self, msg: Msg, ack_wait: float, background: set[asyncio.Task[None]]) -> None:
         self._msg = msg
-        self._every = every
+        self._every = ack_wait / 3
         self._background = background
         self._loop = asyncio.get_running_loop()
-        self._timer = self._loop.call_later(every, self._tick)
+        self._timer = self._loop.call_later(self._every, self._tick)
 
     def _tick(self) -> None:
         task = self._loop.create_task(self._msg.in_progress())

@@ -55,7 +55,7 @@ class Puller:
         self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._inbox = nc.new_inbox()
         self._prefetch = prefetch
-        self._progress_every = ack_wait / 3
+        self._ack_wait = ack_wait
         self._background: set[asyncio.Task[None]] = set() if background is None else background
         self._ready: deque[tuple[Msg, InProgress | None]] = deque()
         self._refused: PullFailed | None = None
@@ -107,7 +107,7 @@ class Puller:
         if status is None:
             # Only a task that will wait behind another needs in-progress signals while it waits.
             waits = self._prefetch > 1 and (bool(self._ready) or self._waiter is None)
-            self._ready.append((msg, InProgress(msg, self._progress_every, self._background) if waits else None))
+            self._ready.append((msg, InProgress(msg, self._ack_wait, self._background) if waits else None))
             self._owed = max(0, self._owed - 1)
         elif status == "100":  # an idle heartbeat: the request is still open
             return

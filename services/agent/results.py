@@ -77,14 +77,9 @@ class Finisher:
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(self._reply_prefix + "*", cb=self._on_reply)
 
-    @property
-    def storing(self) -> int:
-        """Results sent and not yet confirmed."""
-        return len(self._storing)
-
     async def finish(self, task: Msg, task_id: str, ok: bool, data: bytes) -> None:
         """Send the result (encoded ``TaskResult``) for storing; the task is acked once it is stored."""
-        subject = f"$KV.{subjects.RESULTS_BUCKET}.{subjects.result_key(self._pool, task_id)}"
+        subject = subjects.result_subject(self._pool, task_id)
         entry = _Storing(task=task, task_id=task_id, ok=ok, subject=subject, data=data, since=time.monotonic())
         await self._send(entry)
 
@@ -135,9 +130,9 @@ class Finisher:
             self.failed += 1
         await entry.task.ack()
 
-    def forget_older_than(self, age: float) -> int:
+    def forget_older_than(self, age: float) -> None:
         """Give up on results unconfirmed for ``age`` seconds (NATS lost them): JetStream redelivers their
-        tasks. Returns how many."""
+        tasks."""
         cutoff = time.monotonic() - age
         stale = [token for token, entry in self._storing.items() if entry.since < cutoff]
         for token in stale:
@@ -145,7 +140,6 @@ class Finisher:
                         task=self._storing.pop(token).task_id)  # fmt: skip
         if not self._storing:
             self._settled.set()
-        return len(stale)
 
     async def settle(self, timeout: float) -> bool:
         """Wait until every result sent is confirmed (and its task acked); False if ``timeout`` passed first."""

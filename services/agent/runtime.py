@@ -180,7 +180,7 @@ class Agent:
         if self.state == "ready":
             self.state = "busy"
             await self._state_changed()
-        keepalive = InProgress(msg, self.s.ack_wait / 3, self._background)
+        keepalive = InProgress(msg, self.s.ack_wait, self._background)
         try:
             value = await self.handler(task.payload)
             result = self._result(task, attempt, started, value=value)

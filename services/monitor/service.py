@@ -62,7 +62,7 @@ class Monitor:
         ]
         await bucket(self.js, subjects.RESULTS_BUCKET)
         results = await self.js.subscribe(
-            f"$KV.{subjects.RESULTS_BUCKET}.>",
+            subjects.RESULT_SUBJECTS,
             ordered_consumer=True,
             deliver_policy=DeliverPolicy.ALL,
             cb=self._on_result,

@@ -158,7 +158,7 @@ class ForkServer:
         """Let held agents start while fewer than ``concurrency`` are starting."""
         now = time.monotonic()
         for pid, since in list(self.starting.items()):
-            if now - since > STARTING_TIMEOUT or pid not in self.children:
+            if now - since > STARTING_TIMEOUT:  # reaping drops the ones that exited
                 del self.starting[pid]
         while self.held and len(self.starting) < self.concurrency:
             pid = self.held.popleft()
