@@ -43,7 +43,8 @@ async def agentscaler_rate(client: Client, agents: int, tasks: int, prefetch: in
 
 
 async def prefilled_rate(client: Client, bench: Bench, agents: int, tasks: int, prefetch: int) -> dict[str, float]:
-    """Tasks/s over the middle 60% of draining a full queue, and CPU microseconds per task by process."""
+    """Tasks/s over the middle 60% of draining a full queue, and CPU microseconds per task by process; empty
+    when the queue drained too fast for two samples to fall inside it (a small ``tasks``)."""
     await client.set_pool(PoolConfig(name="tq", max_agents=agents, drain_timeout=30, prefetch=prefetch))
     before = await _results(client)
     await client.submit("tq", [{"sleep": 0}] * tasks)
@@ -56,6 +57,8 @@ async def prefilled_rate(client: Client, bench: Bench, agents: int, tasks: int, 
     t1, n1, cpu1 = time.monotonic(), await _results(client), _cpu(pids)
     await wait_until(lambda: _completed(client, before + tasks), timeout=max(300, tasks / 50), every=0.1)
     await client.scale("tq", "down", 0)
+    if n1 == n0:
+        return {}
     per_task = {f"{kind} us/task": (cpu1[kind] - cpu0[kind]) / (n1 - n0) * 1e6 for kind in cpu1}
     return {"tasks/s": (n1 - n0) / (t1 - t0), **per_task}
 
@@ -117,8 +120,11 @@ def main() -> None:
         ours, steady, base = asyncio.run(measure(bench, args))
     print(f"agentscaler, {args.agents} agents, prefetch {args.prefetch}, {args.tasks} no-op tasks:")
     print(f"  end to end (submit to last result): {ours:8.0f} tasks/s")
-    print(f"  pre-filled queue, steady middle:    {steady.pop('tasks/s'):8.0f} tasks/s")
-    print("  CPU per task meanwhile: " + ", ".join(f"{k} {v:.0f}" for k, v in steady.items()))
+    if steady:
+        print(f"  pre-filled queue, steady middle:    {steady.pop('tasks/s'):8.0f} tasks/s")
+        print("  CPU per task meanwhile: " + ", ".join(f"{k} {v:.0f}" for k, v in steady.items()))
+    else:
+        print("  pre-filled queue: drained between two samples; run more --tasks to measure it")
     print(f"bare nats-py fetch/ack loop:          {base:8.0f} msgs/s")
     print(f"ratio agentscaler/bare = {ours / base:.2f}x end to end; logs in {bench.work}")
 

@@ -31,5 +31,6 @@ def test_drain_benchmark_runs_small() -> None:
 
 
 def test_throughput_benchmark_runs_small() -> None:
-    out = run_bench("throughput.py", "--agents", "4", "--tasks", "200", "--prefetch", "2")
+    # Enough tasks that the pre-filled queue's middle 60% spans several samples.
+    out = run_bench("throughput.py", "--agents", "4", "--tasks", "2000", "--prefetch", "2")
     assert "ratio agentscaler/bare" in out and "pre-filled queue" in out and "agents us/task" in out, out
