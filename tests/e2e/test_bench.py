@@ -34,3 +34,9 @@ def test_throughput_benchmark_runs_small() -> None:
     # Enough tasks that the pre-filled queue's middle 60% spans several samples.
     out = run_bench("throughput.py", "--agents", "4", "--tasks", "2000", "--prefetch", "2")
     assert "ratio agentscaler/bare" in out and "pre-filled queue" in out and "agents us/task" in out, out
+
+
+def test_floor_benchmark_runs_small() -> None:
+    out = run_bench("floor.py", "--children", "8", "--window", "4", "--agents-uss", "6.0")
+    assert "USS per idle worker" in out and "agent USS / floor" in out, out
+    assert "8 -> 0" in out and "8 exited 0" in out, out
