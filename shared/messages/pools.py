@@ -13,6 +13,36 @@ Mode = Literal["manual", "auto"]
 DEFAULT_HANDLER = "agentscaler.services.agent.examples.llm:simulate"
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
+Share = Annotated[float, msgspec.Meta(ge=0, lt=1)]
+
+
+class AutoConfig(Message, frozen=True, kw_only=True):
+    """How the policy sizes a pool in auto mode (``agentscaler auto``). Stored with the pool's config."""
+
+    min_agents: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """The fewest agents the policy keeps, 0 to scale to zero when there is no work."""
+    max_agents: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    """The most agents the policy starts; None for the pool's ``max_agents``."""
+    target_wait: Positive = 5.0
+    """Seconds a task should wait in the queue before an agent starts it (95th percentile)."""
+    utilization: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.9
+    """Share of its agents a pool should keep busy under steady load: the rest absorb arrival noise."""
+    max_step_up: Annotated[int, msgspec.Meta(ge=1)] = 500
+    """The most agents one decision adds."""
+    scale_down_window: Positive = 30.0
+    """Seconds a lower count must be recommended throughout before the pool shrinks to it. Agents start in
+    milliseconds, so this can be far shorter than an HPA's 300 s."""
+    tolerance: Share = 0.1
+    """Relative change below which the count is left alone (no scaling on noise)."""
+    flap_window: Positive = 600.0
+    """Seconds over which direction reversals count towards the anti-flap penalty: each reversal in it
+    doubles the scale-down window and widens the tolerance."""
+    predict: bool = True
+    """Raise the floor ahead of load that recurs at the same time of day or week (learned from history)."""
+    season: Positive = 86400.0
+    """The period the load repeats with, in seconds: a day (86400) or a week (604800)."""
+    dry_run: bool = False
+    """Compute and publish decisions without applying them (forecast only)."""
 
 
 class PoolConfig(Message, frozen=True, kw_only=True):
@@ -54,6 +84,8 @@ class PoolConfig(Message, frozen=True, kw_only=True):
     gets in-progress signals, so it is not redelivered meanwhile)."""
     env: dict[str, str] = {}
     """Extra environment variables for the pool's agents (handler settings)."""
+    auto: AutoConfig = AutoConfig()
+    """The policy's settings for this pool in auto mode."""
     spawn: Literal["fork", "exec"] = "fork"
     """How agents start: forked from the pool's preloaded fork server (fast, small), or as fresh interpreters
     (for handlers that are not fork-safe, e.g. ones that start threads at import)."""

@@ -1,0 +1,218 @@
+"""Auto mode: ``decide_auto(observation, config, max_agents, state, now) -> (decision, state)``.
+
+Pure: the caller feeds the pool's latest observation and keeps the state it gets back. The rules:
+
+1. **Demand** (``demand.py``): Little's law on arrivals, the queued backlog against the target wait, and the
+   p95 wait; in-flight tasks count, so a pool busy with its last tasks is never taken for idle.
+2. **Prediction** (``profile.py``): where the load recurs at this time of the season, the learned peak is a
+   floor. It only ever adds agents, and the decision says when it did.
+3. **Scale up at once**, by at most ``max_step_up`` per decision, past a tolerance band.
+4. **Scale down late**: to the highest count recommended over the scale-down window, and never below the
+   agents busy right now (only idle agents go).
+5. **Anti-flap**: each reversal of direction within ``flap_window`` doubles the window and widens the band.
+6. **Limits**: never above the pool's maximum or what the host's memory fits; no scale-up while the host's
+   CPU or I/O is saturated, or while the last scale-up did not raise throughput (an upstream limit, such as
+   a rate-limited API): the decision says which limit held it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from agentscaler.shared.messages.pools import AutoConfig
+
+from .decide import Decision
+from .demand import demand
+from .observation import Observation
+from .profile import Profile
+
+CPU_SATURATED = 95.0
+"""Host CPU use (%) at and above which no agent is added: more processes would only share the same cores."""
+IOWAIT_SATURATED = 40.0
+"""Host I/O wait (% of CPU time) at and above which no agent is added."""
+MAX_PENALTY = 4
+"""Reversals beyond which the anti-flap penalty stops growing (the window at most 16 times as long)."""
+PLATEAU_SETTLE = 15.0
+"""Seconds at least after a scale-up before its effect on throughput is judged (more for long tasks)."""
+PLATEAU_GAIN = 0.25
+"""A scale-up that raised throughput by less than this share of the proportional gain hit a plateau."""
+PLATEAU_HOLD = 300.0
+"""Seconds the pool stays capped after a plateau before the policy probes for more again."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A scale-up made while tasks were queueing, to be judged by the throughput it brought."""
+
+    before: int
+    after: int
+    throughput: float
+    at: float
+    settle: float
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    agents: int
+    until: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class AutoState:
+    desired: int = 0
+    recommendations: tuple[tuple[float, int], ...] = ()
+    """(time, count) recommended over the current scale-down window, oldest first."""
+    direction: int = 0
+    """+1 after the last scale-up, -1 after the last scale-down, 0 before any."""
+    reversals: tuple[float, ...] = ()
+    """When the direction reversed, within the flap window."""
+    probe: Probe | None = None
+    ceiling: Ceiling | None = None
+    profile: Profile = field(default_factory=Profile)
+    since: float | None = None
+    """When this state began observing: a policy that just took a pool over (or restarted) waits a whole
+    window before it scales down."""
+
+
+@dataclass(frozen=True)
+class AutoDecision(Decision):
+    predicted: int = 0
+    """The floor prediction set (0 when it did not raise the count)."""
+    limit: str = ""
+    """What held the count below demand: ``max``, ``capacity``, ``cpu``, ``io``, ``plateau`` or ``step``."""
+
+
+def decide_auto(
+    obs: Observation | None, config: AutoConfig, max_agents: int, state: AutoState, now: float, pool: str = ""
+) -> tuple[AutoDecision, AutoState]:
+    current = state.desired
+    high = max_agents if config.max_agents is None else min(config.max_agents, max_agents)
+    low = min(config.min_agents, high)
+    if obs is None:
+        target = min(max(current, low), high)
+        reason = "no recent snapshot of the pool: holding" + (f", within {low}..{high}" if target != current else "")
+        return _result(pool, current, target, "auto.no_data", reason, state, now)
+
+    need = demand(obs, config)
+    profile = state.profile if state.profile.season == config.season else Profile(season=config.season)
+    profile = profile.observe(now, need.agents) if config.predict else profile
+    state = replace(state, profile=profile, ceiling=_live_ceiling(state.ceiling, now))
+    state = _judge_probe(state, obs, now)
+    predicted = profile.predict(now) if config.predict else 0
+    wanted, signal, reason = need.agents, need.signal, need.reason
+    if predicted > wanted:
+        wanted, signal = predicted, "predict"
+        reason = f"the load recurring at this time needed {predicted} (learned over earlier seasons); now {reason}"
+    target, limit, limit_note = _limited(wanted, low, high, current, obs, state.ceiling)
+
+    reversals = tuple(t for t in state.reversals if now - t < config.flap_window)
+    penalty = min(MAX_PENALTY, len(reversals))
+    window = config.scale_down_window * 2**penalty
+    tolerance = min(0.5, config.tolerance * (1 + penalty))
+    recommendations = (*((t, n) for t, n in state.recommendations if now - t < window), (now, target))
+    since = now if state.since is None else state.since
+    state = replace(state, recommendations=recommendations, reversals=reversals, since=since)
+    predicted = predicted if signal == "predict" else 0
+
+    if target > current and (current == 0 or target - current >= max(1, current * tolerance)):
+        step = min(target, current + config.max_step_up)
+        if step < target:
+            limit, limit_note = "step", f"at most {config.max_step_up} more per decision"
+        rule = "auto.scale_from_zero" if current == 0 else f"auto.{signal}"
+        words = f"scale up {current} -> {step}: {reason}"
+        if obs.pending > 0 and obs.throughput > 0 and state.probe is None:
+            state = replace(state, probe=Probe(current, step, obs.throughput, now, _settle(obs)))
+        return _result(pool, current, step, rule, _with_limit(words, limit_note), state, now, predicted, limit)
+
+    if target < current and now - since >= window:
+        floor = max(max(n for _, n in recommendations), obs.busy, low)
+        if floor < current and (floor == 0 or current - floor >= max(1, current * tolerance)):
+            words = (
+                f"scale down {current} -> {floor}: the most recommended over the last {window:g} s"
+                + (f" (anti-flap: {penalty} reversal(s) in {config.flap_window:g} s)" if penalty else "")
+                + (f"; {obs.busy} busy agents stay" if floor == obs.busy and obs.busy > 0 else "")
+                + f"; now {reason}"
+            )
+            rule = "auto.scale_to_zero" if floor == 0 else "auto.scale_down"
+            return _result(pool, current, floor, rule, words, state, now, 0, "")
+
+    words = f"holding {current}: demand {need.agents} ({need.reason})"
+    if predicted:
+        words += f", predicted {predicted}"
+    return _result(pool, current, current, "auto.hold", _with_limit(words, limit_note), state, now, 0, limit)
+
+
+def _limited(
+    wanted: int, low: int, high: int, current: int, obs: Observation, ceiling: Ceiling | None
+) -> tuple[int, str, str]:
+    """``wanted`` within the pool's bounds and the host's limits, with the limit that held it and why."""
+    target, limit, note = max(wanted, low), "", ""
+    if target > high:
+        target, limit, note = high, "max", f"capped at the pool's maximum {high}"
+    if target > current:
+        if obs.agents_fit is not None and target > current + obs.agents_fit:
+            target, limit = current + obs.agents_fit, "capacity"
+            note = f"the host's memory fits {obs.agents_fit} more"
+        if obs.cpu_percent is not None and obs.cpu_percent >= CPU_SATURATED:
+            target, limit = current, "cpu"
+            note = f"host CPU at {obs.cpu_percent:.0f}%: more agents would not run faster"
+        elif obs.iowait_percent is not None and obs.iowait_percent >= IOWAIT_SATURATED:
+            target, limit = current, "io"
+            note = f"host I/O wait at {obs.iowait_percent:.0f}%: more agents would not run faster"
+        elif ceiling is not None and target > ceiling.agents:
+            target, limit, note = max(current, ceiling.agents), "plateau", ceiling.reason
+    return target, limit, note
+
+
+def _judge_probe(state: AutoState, obs: Observation, now: float) -> AutoState:
+    """After a scale-up has settled, cap the pool if throughput did not rise with it while work queued."""
+    probe = state.probe
+    if probe is None or now - probe.at < probe.settle:
+        return state
+    state = replace(state, probe=None)
+    if obs.pending == 0 or obs.agents < probe.after or probe.before == 0:
+        return state  # the queue emptied or the agents are not all there: nothing to learn
+    expected = probe.after / probe.before - 1
+    gained = obs.throughput / probe.throughput - 1
+    if gained >= PLATEAU_GAIN * expected:
+        return state
+    reason = (
+        f"adding agents {probe.before} -> {probe.after} raised throughput only {probe.throughput:.2f} -> "
+        f"{obs.throughput:.2f} tasks/s with {obs.pending} still queued: an upstream limit or saturated host; "
+        f"not adding more for {PLATEAU_HOLD:g} s"
+    )
+    return replace(state, ceiling=Ceiling(probe.after, now + PLATEAU_HOLD, reason))
+
+
+def _settle(obs: Observation) -> float:
+    return max(PLATEAU_SETTLE, 3 * obs.service_time)
+
+
+def _live_ceiling(ceiling: Ceiling | None, now: float) -> Ceiling | None:
+    return ceiling if ceiling is not None and now < ceiling.until else None
+
+
+def _with_limit(words: str, note: str) -> str:
+    return f"{words}; {note}" if note else words
+
+
+def _result(
+    pool: str,
+    current: int,
+    desired: int,
+    rule: str,
+    reason: str,
+    state: AutoState,
+    now: float,
+    predicted: int = 0,
+    limit: str = "",
+) -> tuple[AutoDecision, AutoState]:
+    if desired != current:
+        direction = 1 if desired > current else -1
+        reversals = state.reversals + ((now,) if state.direction and direction != state.direction else ())
+        state = replace(state, desired=desired, direction=direction, reversals=reversals)
+        if direction < 0:
+            state = replace(state, probe=None)  # a scale-up's effect cannot be judged across a scale-down
+    decision = AutoDecision(pool, current, desired, rule, reason, predicted=predicted, limit=limit)
+    return decision, state

@@ -1,0 +1,284 @@
+"""The auto policy's pure core: a table per rule, the seasonal profile, and properties over random runs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentscaler.services.policy.core.auto import (
+    CPU_SATURATED,
+    PLATEAU_HOLD,
+    AutoDecision,
+    AutoState,
+    decide_auto,
+)
+from agentscaler.services.policy.core.demand import demand
+from agentscaler.services.policy.core.observation import Observation
+from agentscaler.services.policy.core.profile import SLOT, Profile
+from agentscaler.shared.messages.pools import AutoConfig
+
+from .builders import PROPERTY
+
+CONFIG = AutoConfig()
+
+
+def obs(**fields: Any) -> Observation:
+    values: dict[str, Any] = {
+        "at": 0.0,
+        "pending": 0,
+        "in_flight": 0,
+        "agents": 0,
+        "busy": 0,
+        "arrival_rate": 0.0,
+        "service_time": 0.0,
+        "wait_p95": 0.0,
+        "throughput": 0.0,
+    }
+    values.update(fields)
+    return Observation(**values)
+
+
+def run(
+    steps: list[tuple[float, Observation | None]],
+    config: AutoConfig = CONFIG,
+    max_agents: int = 1000,
+    state: AutoState | None = None,
+) -> tuple[list[AutoDecision], AutoState]:
+    state = state or AutoState()
+    decisions = []
+    for now, o in steps:
+        decision, state = decide_auto(o, config, max_agents, state, now, "p")
+        decisions.append(decision)
+    return decisions, state
+
+
+# --- demand ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "agents", "signal"),
+    [
+        ({"pending": 1}, 1, "backlog"),  # scale from zero: service time unknown, an agent per task
+        ({"pending": 30, "in_flight": 4, "busy": 4}, 34, "backlog"),
+        ({"arrival_rate": 9.0, "service_time": 2.0, "in_flight": 18, "busy": 18}, 20, "arrivals"),  # 18 / 0.9
+        ({"arrival_rate": 9.0, "service_time": 2.0, "in_flight": 18, "busy": 18, "pending": 10}, 24, "backlog"),
+        ({"in_flight": 50, "busy": 50, "service_time": 2.0}, 50, "backlog"),  # in flight counts: never idle
+        ({"busy": 10, "pending": 5, "service_time": 0.1, "wait_p95": 15.0}, 20, "wait"),  # at most 2x busy
+    ],
+)
+def test_demand_table(fields: dict[str, Any], agents: int, signal: str) -> None:
+    need = demand(obs(**fields), CONFIG)
+    assert (need.agents, need.signal) == (agents, signal), need.reason
+
+
+# --- the rules ------------------------------------------------------------------------------------------
+
+
+def test_the_first_task_wakes_a_pool_at_zero() -> None:
+    [decision], state = run([(0.0, obs(pending=1))])
+    assert (decision.desired, decision.rule) == (1, "auto.scale_from_zero")
+    assert state.desired == 1
+
+
+def test_a_burst_is_met_at_once_in_bounded_steps() -> None:
+    config = msgspec.structs.replace(CONFIG, max_step_up=300)
+    decisions, _ = run([(0.0, obs(pending=2000)), (1.0, obs(pending=2000, agents=300))], config, max_agents=500)
+    assert [d.desired for d in decisions] == [300, 500]
+    assert [d.limit for d in decisions] == ["step", "max"]
+
+
+def test_small_changes_inside_the_tolerance_are_ignored() -> None:
+    state = AutoState(desired=20)
+    steady = {"arrival_rate": 9.45, "service_time": 2.0, "in_flight": 18, "busy": 18, "agents": 20}
+    [decision], _ = run([(0.0, obs(**steady))], state=state)  # needs 21 (18.9 / 0.9): +1 < 10% of 20
+    assert (decision.desired, decision.rule) == (20, "auto.hold")
+
+
+def test_scale_down_waits_out_the_window_and_keeps_busy_agents() -> None:
+    state = AutoState(desired=50)
+    quiet = obs(agents=50, busy=5, in_flight=5, service_time=2.0)
+    steps = [(float(t), quiet) for t in range(0, 40, 5)]
+    decisions, _ = run(steps, state=state)
+    downs = [(t, d) for (t, _), d in zip(steps, decisions, strict=True) if d.changed]
+    assert len(downs) == 1
+    t, d = downs[0]
+    assert t >= CONFIG.scale_down_window - 5  # the first recommendation at t=0 must have aged out
+    assert d.desired == 5 and d.rule == "auto.scale_down" and "busy" in d.reason
+
+
+def test_down_to_zero_only_when_nothing_is_in_flight() -> None:
+    state = AutoState(desired=3)
+    busy = obs(agents=3, busy=1, in_flight=1, service_time=60.0)
+    decisions, state = run([(float(t), busy) for t in range(0, 100, 10)], state=state)
+    assert min(d.desired for d in decisions) == 1  # the busy agent stays until its task is done
+    decisions, state = run([(float(t), obs(agents=1)) for t in range(100, 200, 10)], state=state)
+    assert decisions[-1].desired == 0 and any(d.rule == "auto.scale_to_zero" for d in decisions)
+
+
+def test_reversals_lengthen_the_scale_down_window() -> None:
+    config = msgspec.structs.replace(CONFIG, scale_down_window=10.0)
+    burst, idle = obs(pending=20), obs()
+    t, state, downs = 0.0, AutoState(), []
+    for _ in range(3):  # up, then down after the window, repeatedly
+        [up], state = run([(t, burst)], config, state=state)
+        assert up.desired == 20
+        t += 1
+        while True:
+            [d], state = run([(t, idle)], config, state=state)
+            t += 1
+            if d.desired < 20:
+                downs.append(d)
+                break
+    windows = [float(d.reason.split("last ")[1].split(" s")[0]) for d in downs]
+    assert windows == [10.0, 40.0, 160.0]  # each cycle is two reversals (down after up, up after down)
+    assert "anti-flap" in downs[-1].reason
+
+
+def test_no_agents_added_while_the_cpu_is_saturated() -> None:
+    state = AutoState(desired=10)
+    [d], _ = run([(0.0, obs(agents=10, busy=10, in_flight=10, pending=100, cpu_percent=CPU_SATURATED))], state=state)
+    assert (d.desired, d.limit) == (10, "cpu") and "CPU" in d.reason
+
+
+def test_no_agents_added_while_io_waits() -> None:
+    state = AutoState(desired=10)
+    [d], _ = run([(0.0, obs(agents=10, busy=10, in_flight=10, pending=100, iowait_percent=60.0))], state=state)
+    assert (d.desired, d.limit) == (10, "io")
+
+
+def test_never_more_than_the_host_fits() -> None:
+    [d], _ = run([(0.0, obs(pending=500, agents_fit=120))])
+    assert (d.desired, d.limit) == (120, "capacity")
+
+
+def test_a_scale_up_that_brings_no_throughput_caps_the_pool() -> None:
+    """An upstream limit: 10 agents do 5 tasks/s, and so do 90."""
+    limited = {"pending": 200, "service_time": 2.0, "throughput": 5.0, "arrival_rate": 5.0}
+    [first], state = run([(0.0, obs(agents=10, busy=10, in_flight=10, **limited))], state=AutoState(desired=10))
+    n = first.desired
+    assert n > 10
+    after = obs(agents=n, busy=n, in_flight=n, **limited)
+    decisions, state = run([(20.0, after), (21.0, after)], state=state)
+    decisions.insert(0, first)
+    assert decisions[1].limit == "plateau" and "upstream" in decisions[1].reason
+    assert decisions[2].desired == decisions[1].desired  # holds, says why
+    assert state.ceiling is not None and state.ceiling.until == 20.0 + PLATEAU_HOLD
+
+
+def test_a_scale_up_that_raises_throughput_is_not_a_plateau() -> None:
+    state = AutoState(desired=10)
+    first = obs(agents=10, busy=10, in_flight=10, pending=200, service_time=2.0, throughput=5.0)
+    [up], state = run([(0.0, first)], state=state)
+    later = replace(first, agents=up.desired, busy=up.desired, in_flight=up.desired, throughput=40.0, pending=400)
+    decisions, state = run([(20.0, later)], state=state)
+    decisions.insert(0, up)
+    assert decisions[1].limit != "plateau" and state.ceiling is None
+
+
+def test_the_pool_maximum_and_minimum_hold() -> None:
+    config = msgspec.structs.replace(CONFIG, min_agents=2, max_agents=5)
+    decisions, _ = run([(0.0, obs()), (1.0, obs(pending=100))], config, max_agents=50)
+    assert [d.desired for d in decisions] == [2, 5]
+    assert decisions[1].limit == "max"
+
+
+def test_without_a_snapshot_the_count_holds() -> None:
+    [d], _ = run([(0.0, None)], state=AutoState(desired=7))
+    assert (d.desired, d.rule) == (7, "auto.no_data")
+
+
+# --- prediction -----------------------------------------------------------------------------------------
+
+
+def test_the_profile_predicts_only_after_a_season() -> None:
+    season = 10 * SLOT
+    profile = Profile(season=season)
+    for t in range(0, int(season), 60):  # a peak of 40 in slot 3, 5 elsewhere
+        profile = profile.observe(float(t), 40 if 3 * SLOT <= t < 4 * SLOT else 5)
+    assert profile.predict(3 * SLOT + 10) == 0  # first season: learning only
+    profile = profile.observe(season, 5)
+    assert profile.predict(season + 3 * SLOT + 10) == 40
+    assert profile.predict(season + 3 * SLOT - 60) == 40  # LEAD ahead of the slot
+    assert profile.predict(season + 6 * SLOT) == 5
+
+
+def test_prediction_raises_the_floor_and_says_so() -> None:
+    config = msgspec.structs.replace(CONFIG, season=10 * SLOT)
+    state = AutoState()
+    peak = obs(pending=0, in_flight=40, busy=40, agents=40, arrival_rate=18.0, service_time=2.0)
+    for t in range(0, int(10 * SLOT) + 1, 30):
+        in_peak = 3 * SLOT <= t < 4 * SLOT
+        o = peak if in_peak else obs(agents=state.desired)
+        _, state = decide_auto(o, config, 1000, state, float(t))
+    state = replace(state, desired=0)
+    decision, _ = decide_auto(obs(), config, 1000, state, 10 * SLOT + 3 * SLOT - 60)
+    assert decision.rule == "auto.scale_from_zero" and decision.predicted == 40
+    assert "recurring" in decision.reason
+    off = msgspec.structs.replace(config, predict=False)
+    decision, _ = decide_auto(obs(), off, 1000, state, 10 * SLOT + 3 * SLOT - 60)
+    assert decision.desired == 0
+
+
+# --- properties -----------------------------------------------------------------------------------------
+
+observations = st.builds(
+    lambda pending, busy, extra, rate, service, wait, tp, cpu, fit: dict(
+        pending=pending,
+        in_flight=busy,
+        busy=busy,
+        agents=busy + extra,
+        arrival_rate=rate,
+        service_time=service,
+        wait_p95=wait,
+        throughput=tp,
+        cpu_percent=cpu,
+        agents_fit=fit,
+    ),
+    st.integers(0, 3000),
+    st.integers(0, 400),
+    st.integers(0, 100),
+    st.floats(0, 500),
+    st.sampled_from([0.0, 0.05, 1.0, 2.5, 30.0]),
+    st.floats(0, 60),
+    st.floats(0, 500),
+    st.none() | st.floats(0, 100),
+    st.none() | st.integers(0, 2000),
+)
+
+
+@PROPERTY
+@given(
+    st.lists(st.tuples(st.floats(0.1, 20), observations), min_size=1, max_size=40),
+    st.integers(0, 50),
+    st.integers(0, 1000),
+    st.integers(0, 1000),
+)
+def test_properties_over_random_runs(
+    steps: list[tuple[float, dict[str, Any]]], low: int, high: int, pool_max: int
+) -> None:
+    config = msgspec.structs.replace(CONFIG, min_agents=low, max_agents=high, scale_down_window=30.0)
+    bound = min(high, pool_max)
+    state, now, last_up = AutoState(), 0.0, None
+    for gap, fields in steps:
+        now += gap
+        fields["busy"] = fields["in_flight"] = min(fields["busy"], state.desired)  # busy agents are running ones
+        o = obs(at=now, **fields)
+        d, state = decide_auto(o, config, pool_max, state, now)
+        assert d.desired == state.desired >= 0
+        assert d.desired <= max(bound, d.previous)  # never above max (a lowered max is followed, not exceeded)
+        if d.desired > d.previous:
+            assert d.desired <= bound
+            assert o.agents_fit is None or d.desired <= d.previous + o.agents_fit  # never above capacity
+            assert d.desired - d.previous <= config.max_step_up
+            last_up = now
+        if d.desired < d.previous:
+            assert d.desired >= min(o.busy, d.previous)  # no busy agent is scaled away
+            assert d.desired >= min(low, bound)
+            assert last_up is None or now - last_up >= config.scale_down_window  # no reversal inside the window
+        if d.desired < d.previous or d.desired > d.previous or d.rule == "auto.hold":
+            assert d.reason
