@@ -31,7 +31,14 @@ AGENT_EVENTS = f"{PREFIX}.evt.agent"
 DECISIONS = f"{PREFIX}.evt.decision"
 """Policy decisions that changed a pool's desired count: ``agentscaler.evt.decision.<pool>``."""
 
+HISTORY = f"{PREFIX}.history"
+"""Auto pools' demand samples, one subject per pool: ``agentscaler.history.<pool>`` (the policy learns the
+recurring shape of the load from them)."""
+
 # JetStream.
+HISTORY_STREAM = "agentscaler-history"
+"""Stream of decisions (``agentscaler.evt.decision.>``) and demand samples (``agentscaler.history.>``),
+bounded by age and size."""
 TASKS = f"{PREFIX}.tasks"
 """Task submission subject of a pool: ``agentscaler.tasks.<pool>`` (captured by the pool's work-queue stream)."""
 TASK_CONSUMER = "agents"
@@ -89,6 +96,10 @@ def agent_event_subject(kind: str) -> str:
 
 def decision_subject(pool: str) -> str:
     return f"{DECISIONS}.{pool}"
+
+
+def history_subject(pool: str) -> str:
+    return f"{HISTORY}.{pool}"
 
 
 def result_key(pool: str, task_id: str) -> str:

@@ -94,6 +94,11 @@ def agent_environment(settings: ActuatorSettings, pool: PoolConfig, agent_id: st
     return env
 
 
+def same_agents(settings: ActuatorSettings, a: PoolConfig, b: PoolConfig) -> bool:
+    """Whether agents of pool configs ``a`` and ``b`` would run alike (the same environment)."""
+    return agent_environment(settings, a, "", "") == agent_environment(settings, b, "", "")
+
+
 def start_process(
     settings: ActuatorSettings,
     module: str,

@@ -27,7 +27,7 @@ from agentscaler.shared.telemetry.tracing import current_traceparent, parent_fro
 from .cgroups import PoolCgroups
 from .forkservers import ForkServerClient, ForkServerGone
 from .plan import ProcView, backoff, choose_victims, plan
-from .processes import AgentProcess, spawn_exec
+from .processes import AgentProcess, same_agents, spawn_exec
 from .settings import ActuatorSettings
 
 log = structlog.get_logger()
@@ -114,6 +114,7 @@ class Actuator:
             if self.pools[pool].spawn == "exec":  # a fork server paces its agents itself
                 count = min(count, self.s.spawn_concurrency)
             await self._spawn(pool, count, now)
+        await self._warm_auto_pools()
         self._retire_idle_forkservers()
         if todo.excess:
             views = await self._with_registry_states(views)
@@ -177,6 +178,8 @@ class Actuator:
     async def _forkserver(self, config: PoolConfig) -> ForkServerClient:
         """The pool's fork server, started (or replaced after a config change) on demand."""
         server = self.forkservers.get(config.name)
+        if server is not None and not server.gone and same_agents(self.s, server.pool, config):
+            server.pool = config  # a change agents do not see (auto settings, limits) keeps the warm server
         if server is not None and (server.gone or server.pool != config):
             self.retired.append(self.forkservers.pop(config.name))
             if server.gone:
@@ -188,6 +191,23 @@ class Actuator:
             await server.ready()
             log.info("fork server ready", pool=config.name, pid=server.proc.pid)
         return server
+
+    async def _warm_auto_pools(self) -> None:
+        """Auto pools keep their fork server even at zero agents, so the first task's agent is a fork away."""
+        for pool, state in self.desired.items():
+            config = self.pools.get(pool)
+            if (
+                state.mode == "auto"
+                and pool not in self.forkservers
+                and config is not None
+                and config.spawn == "fork"
+                and self._managed(pool)
+                and time.time() >= self.not_before.get(pool, 0.0)
+            ):
+                try:
+                    await self._forkserver(config)
+                except Exception as exc:  # a warm server is an aid: spawning starts one when agents are due
+                    log.warning("could not start the fork server of an auto pool", pool=pool, error=repr(exc))
 
     def _forked_exit(self, agent_id: str, code: int) -> None:
         proc = self.procs.get(agent_id)

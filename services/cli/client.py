@@ -14,9 +14,10 @@ from nats.js.errors import KeyNotFoundError
 
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.connection import connect_once
+from agentscaler.shared.bus.history import read_history
 from agentscaler.shared.bus.jetstream import bucket, get_struct, task_queue_exists
 from agentscaler.shared.bus.rpc import request
-from agentscaler.shared.codec import encode
+from agentscaler.shared.codec import decode, encode
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import AgentList, AgentsQuery
 from agentscaler.shared.messages.commands import (
@@ -28,9 +29,11 @@ from agentscaler.shared.messages.commands import (
     PoolList,
     Scale,
     Scaled,
+    SetMode,
     SetPool,
 )
-from agentscaler.shared.messages.pools import PoolConfig
+from agentscaler.shared.messages.decisions import DecisionEvent
+from agentscaler.shared.messages.pools import AutoConfig, PoolConfig
 from agentscaler.shared.messages.snapshots import Snapshot, StatusQuery
 from agentscaler.shared.messages.tasks import TaskEnvelope, TaskResult
 from agentscaler.shared.telemetry.tracing import inject
@@ -59,6 +62,15 @@ class Client:
     async def pools(self) -> PoolList:
         reply: PoolList = await self.command(ListPools())
         return reply
+
+    async def set_mode(self, pool: str, mode: str, auto: AutoConfig | None = None) -> PoolInfo:
+        reply: PoolInfo = await self.command(SetMode(pool=pool, mode=mode, auto=auto))  # type: ignore[arg-type]
+        return reply
+
+    async def decisions(self, pool: str | None, since: float, limit: int) -> list[DecisionEvent]:
+        """Recorded decisions (of one pool, or all), oldest first, at most the ``limit`` newest."""
+        subject = subjects.decision_subject(pool or "*")
+        return [decode(DecisionEvent, m.data) for m in await read_history(self.js, subject, since, limit)]
 
     async def set_pool(self, config: PoolConfig) -> PoolInfo:
         reply: PoolInfo = await self.command(SetPool(config=config))

@@ -13,7 +13,7 @@ import msgspec
 
 from agentscaler.shared.codec import encode
 from agentscaler.shared.errors import AgentscalerError
-from agentscaler.shared.messages.pools import PoolConfig
+from agentscaler.shared.messages.pools import AutoConfig, PoolConfig
 from agentscaler.shared.settings import describe
 from agentscaler.shared.telemetry.logging import configure_logging
 
@@ -103,6 +103,49 @@ async def _wait_for_count(client: Client, pool: str, n: int, timeout: float) -> 
         if time.monotonic() > deadline:
             raise AgentscalerError(f"pool {pool} did not reach {n} agents within {timeout:g}s ({line.strip()})")
         await asyncio.sleep(0.5)
+
+
+async def _auto(client: Client, args: argparse.Namespace) -> int:
+    base = (await client.pool(args.pool)).config.auto
+    changes: dict[str, Any] = {
+        field: getattr(args, field)
+        for field in ("min_agents", "max_agents", "target_wait", "scale_down_window", "predict")
+        if getattr(args, field) is not None
+    }
+    changes["dry_run"] = args.dry_run
+    try:
+        auto = msgspec.convert(msgspec.to_builtins(base) | changes, AutoConfig)
+    except msgspec.ValidationError as exc:
+        raise BadInput(f"invalid auto settings: {exc}") from None
+    info = await client.set_mode(args.pool, "auto", auto)
+    bounds = f"{auto.min_agents}..{info.config.max_agents if auto.max_agents is None else auto.max_agents}"
+    what = "forecasting (dry run: decisions are published, not applied)" if auto.dry_run else "sizing"
+    print(
+        f"pool {args.pool}: auto mode, the policy is {what} it within {bounds} agents, "
+        f"target wait {auto.target_wait:g} s (now {info.state.desired})"
+    )
+    return 0
+
+
+async def _manual(client: Client, args: argparse.Namespace) -> int:
+    info = await client.set_mode(args.pool, "manual")
+    print(f"pool {args.pool}: manual mode, holding {info.state.desired} agents")
+    return 0
+
+
+async def _history(client: Client, args: argparse.Namespace) -> int:
+    events = await client.decisions(args.pool, time.time() - args.since, args.limit)
+    for e in events:
+        if args.json:
+            sys.stdout.write(encode(e).decode() + "\n")
+            continue
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
+        counts = f"{e.previous}->{e.desired}" if e.desired != e.previous else f"{e.desired}"
+        flags = "".join([" (dry run, not applied)" if not e.applied else "", f" [limit: {e.limit}]" if e.limit else ""])
+        print(f"{stamp} {e.pool:<12} {counts:>11} {e.rule:<22} {e.trigger:<8} {e.reason}{flags}")
+    if not events and not args.json:
+        print(f"no decisions in the last {args.since:g} s", file=sys.stderr)
+    return 0
 
 
 async def _status(client: Client, args: argparse.Namespace) -> int:
@@ -243,6 +286,9 @@ _HANDLERS = {
     "submit": _submit,
     "result": _result,
     "agents": _agents,
+    "auto": _auto,
+    "manual": _manual,
+    "history": _history,
     "pool set": _pool_set,
     "pool show": _pool_show,
     "pool list": _pool_list,

@@ -75,6 +75,29 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--wait", action="store_true", help="wait until the pool has N agents")
         cmd.add_argument("--timeout", type=positive, default=120.0, help="seconds to --wait (default: %(default)s)")
 
+    auto = sub.add_parser("auto", parents=[pooled], help="hand a pool to the policy: it sizes the pool from its load")
+    auto.add_argument("--min", type=count, dest="min_agents", help="the fewest agents (default 0: scale to zero)")
+    auto.add_argument("--max", type=count, dest="max_agents", help="the most agents (default: the pool's max_agents)")
+    auto.add_argument("--target-wait", type=positive, help="seconds a task may wait before it starts (p95; default 5)")
+    auto.add_argument(
+        "--scale-down-window", type=positive, help="seconds of lower demand before the pool shrinks (default 30)"
+    )
+    auto.add_argument(
+        "--predict",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="raise the floor ahead of load that recurs daily (default: on)",
+    )
+    auto.add_argument(
+        "--dry-run", action="store_true", help="compute and publish decisions without applying them (forecast only)"
+    )
+    sub.add_parser("manual", parents=[pooled], help="take a pool back from the policy at its current size")
+    history = sub.add_parser("history", parents=[common], help="the policy's recorded decisions, oldest first")
+    history.add_argument("--pool", help="only this pool")
+    history.add_argument("--since", type=positive, default=3600.0, help="seconds back (default: %(default)s)")
+    history.add_argument("--limit", type=count, default=50, help="at most this many, the newest (default: %(default)s)")
+    history.add_argument("--json", action="store_true", help="print JSON lines for machines")
+
     status = sub.add_parser("status", parents=[common], help="pools, agents, queues, tasks and host resources")
     status.add_argument("--pool", help="only this pool")
     status.add_argument("--json", action="store_true", help="print JSON for machines")

@@ -24,6 +24,7 @@ class HostSampler:
         self.disk_path = disk_path
         self.memory_reserve = memory_reserve
         psutil.cpu_percent(interval=None)  # prime: the next call measures from here
+        psutil.cpu_times_percent(interval=None)
         self._io = psutil.disk_io_counters()
         self._io_at = time.monotonic()
         self._rng = random.Random()
@@ -45,6 +46,7 @@ class HostSampler:
             host=self.host,
             cpu_count=psutil.cpu_count() or 1,
             cpu_percent=psutil.cpu_percent(interval=None),
+            iowait_percent=round(getattr(psutil.cpu_times_percent(interval=None), "iowait", 0.0), 1),
             load1=os.getloadavg()[0],
             memory_total=mem.total,
             memory_available=mem.available,

@@ -119,15 +119,17 @@ class Monitor:
             if agent.pool == config.name:
                 counts[agent.state] += 1
         state = self.desired.get(config.name)
-        stats = self.tasks.setdefault(config.name, PoolTaskStats()).stats(now, self.s.stats_window)
+        tasks = self.tasks.setdefault(config.name, PoolTaskStats())
+        queue = await self._queue(config.name)
+        arrival_rate = tasks.arrivals(queue.submitted, now) if queue.submitted else 0.0
         return PoolSnapshot(
             name=config.name,
             mode=state.mode if state else "manual",
             desired=state.desired if state else 0,
             max_agents=config.max_agents,
             agents=AgentCounts(**counts),
-            queue=await self._queue(config.name),
-            tasks=stats,
+            queue=queue,
+            tasks=tasks.stats(now, self.s.stats_window, arrival_rate),
         )
 
     async def _queue(self, pool: str) -> QueueStats:
@@ -136,8 +138,12 @@ class Monitor:
         except (TimeoutError, NotFoundError) as exc:
             log.debug("no queue figures", pool=pool, error=str(exc))
             return QueueStats()
+        pending = info.num_pending or 0
         return QueueStats(
-            pending=info.num_pending or 0, in_flight=info.num_ack_pending or 0, waiting_pulls=info.num_waiting or 0
+            pending=pending,
+            in_flight=info.num_ack_pending or 0,
+            waiting_pulls=info.num_waiting or 0,
+            submitted=(info.delivered.stream_seq if info.delivered else 0) + pending,
         )
 
     async def _agents(self) -> list[AgentRecord]:

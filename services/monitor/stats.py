@@ -26,8 +26,11 @@ class PoolTaskStats:
 
     completed: int = 0
     failed: int = 0
-    recent: deque[tuple[float, float, float]] = field(default_factory=deque)
-    """(finished_at, latency, wait) of recent results, oldest first."""
+    recent: deque[tuple[float, float, float, float]] = field(default_factory=deque)
+    """(finished_at, latency, wait, service) of recent results, oldest first."""
+    submitted: int = -1
+    """Tasks ever queued, at the last snapshot (-1 before the first)."""
+    submitted_at: float = 0.0
 
     def add(self, result: TaskResult) -> None:
         if result.status == "ok":
@@ -36,14 +39,24 @@ class PoolTaskStats:
             self.failed += 1
         latency = max(result.finished_at - result.submitted_at, 0.0)
         wait = max(result.started_at - result.submitted_at, 0.0)
-        self.recent.append((result.finished_at, latency, wait))
+        service = max(result.finished_at - result.started_at, 0.0)
+        self.recent.append((result.finished_at, latency, wait, service))
 
-    def stats(self, now: float, window: float) -> TaskStats:
+    def arrivals(self, submitted: int, now: float) -> float:
+        """Tasks submitted per second since the last call, from the queue's running count of tasks."""
+        before, since = self.submitted, self.submitted_at
+        self.submitted, self.submitted_at = submitted, now
+        if before < 0 or now <= since or submitted < before:  # first look, or the stream was recreated
+            return 0.0
+        return round((submitted - before) / (now - since), 3)
+
+    def stats(self, now: float, window: float, arrival_rate: float = 0.0) -> TaskStats:
         while self.recent and self.recent[0][0] < now - window:
             self.recent.popleft()
         in_window = [r for r in self.recent if now - window <= r[0] <= now]
         latencies = [r[1] for r in in_window]
         waits = [r[2] for r in in_window]
+        services = [r[3] for r in in_window]
         return TaskStats(
             completed=self.completed,
             failed=self.failed,
@@ -52,4 +65,6 @@ class PoolTaskStats:
             latency_p95=round(percentile(latencies, 95), 4),
             wait_p95=round(percentile(waits, 95), 4),
             window=window,
+            service_mean=round(sum(services) / len(services), 4) if services else 0.0,
+            arrival_rate=arrival_rate,
         )

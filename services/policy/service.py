@@ -12,6 +12,7 @@ from nats.aio.client import Client
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
+from agentscaler.shared.bus.history import ensure_history
 from agentscaler.shared.bus.rpc import Refused, serve
 from agentscaler.shared.messages.commands import (
     Command,
@@ -20,14 +21,17 @@ from agentscaler.shared.messages.commands import (
     PoolList,
     Scale,
     Scaled,
+    SetMode,
     SetPool,
 )
-from agentscaler.shared.messages.decisions import DecisionEvent
+from agentscaler.shared.messages.decisions import DecisionEvent, Observation
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import PoolSnapshot, Snapshot
 from agentscaler.shared.subjects import InvalidName, check_name
 from agentscaler.shared.telemetry.tracing import current_traceparent
 
+from .autopilot import Autopilot, View
+from .core.auto import AutoDecision
 from .core.capacity import capacity
 from .core.decide import Decision, decide
 from .core.scaling import ScaleRefused, plan_scale
@@ -53,11 +57,18 @@ class Policy:
         self.store = store
         self.snapshots: dict[str, Snapshot] = {}
         self.lock = asyncio.Lock()
+        self.autopilot = Autopilot(settings, nc, self._view, self._wake)
 
     async def start(self) -> None:
+        await ensure_history(self.nc.jetstream(), self.s.history_max_age, self.s.history_max_mb * 2**20)
         if self.s.default_pool and await self.store.config("default") is None:
             await self._set_pool(PoolConfig(name="default"))
             log.info("created the default pool")
+        for name in await self.store.names():
+            state, _ = await self.store.state(name)
+            config = await self.store.config(name)
+            if state.mode == "auto" and config is not None:
+                await self.autopilot.engage(config, state.desired)
         await serve(self.nc, subjects.COMMAND, Command, self._on_command, queue="policy", context=_command_ctx)
         await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
         log.info("policy ready")
@@ -68,6 +79,8 @@ class Policy:
                 return await self._scale(cmd)
             if isinstance(cmd, SetPool):
                 return await self._set_pool(cmd.config)
+            if isinstance(cmd, SetMode):
+                return await self._set_mode(cmd)
             if isinstance(cmd, GetPool):
                 return await self._info(await self._config(cmd.pool))
             return PoolList(pools=[await self._info(await self._config(name)) for name in await self.store.names()])
@@ -122,20 +135,72 @@ class Policy:
         await self._decide(config, "config")
         return await self._info(config)
 
+    async def _set_mode(self, cmd: SetMode) -> PoolInfo:
+        config = await self._config(cmd.pool)
+        if cmd.mode == "auto" and cmd.auto is not None:
+            config = msgspec.structs.replace(config, auto=cmd.auto)
+            await self.store.save_config(config)
+        state, revision = await self.store.state(cmd.pool)
+        if state.mode != cmd.mode:
+            words = (
+                f"auto mode: the policy sizes the pool from {state.desired} agents"
+                if cmd.mode == "auto"
+                else f"manual mode: holding the current {state.desired} agents"
+            )
+            decision = Decision(cmd.pool, state.desired, state.desired, f"mode.{cmd.mode}", words)
+            await self._apply(decision, msgspec.structs.replace(state, mode=cmd.mode), revision, "mode")
+        if cmd.mode == "auto":
+            await self.autopilot.disengage(cmd.pool)  # settings may have changed: start afresh with them
+            await self.autopilot.engage(config, state.desired)
+            await self._decide(config, "mode")
+        else:
+            await self.autopilot.disengage(cmd.pool)
+        log.info("pool mode set", pool=cmd.pool, mode=cmd.mode, desired=state.desired)
+        return await self._info(config)
+
     async def _on_snapshot(self, snapshot: Snapshot, _: str) -> None:
         self.snapshots[snapshot.host.host] = snapshot
         async with self.lock:
             for pool in snapshot.pools:
                 config = await self.store.config(pool.name)
                 if config is not None:
+                    if self.autopilot.active(pool.name):
+                        self.autopilot.snapshot_arrived(pool.name, snapshot.at)
                     await self._decide(config, "snapshot")
+
+    async def _wake(self, pool: str) -> None:
+        """Task arrivals asked for a decision on an auto pool."""
+        async with self.lock:
+            config = await self.store.config(pool)
+            if config is not None:
+                await self._decide(config, "arrival")
 
     async def _decide(self, config: PoolConfig, trigger: str) -> None:
         state, revision = await self.store.state(config.name)
+        now = time.time()
+        if state.mode == "auto" and self.autopilot.active(config.name):
+            outcome = await self.autopilot.decide(config, state.desired, now)
+            decision = outcome.decision
+            dry = config.auto.dry_run
+            if decision.changed and not dry:
+                new_state = msgspec.structs.replace(state, desired=decision.desired)
+                await self._apply(decision, new_state, revision, trigger, inputs=outcome.inputs)
+            elif outcome.publish:
+                await self._publish(decision, trigger, now, inputs=outcome.inputs, applied=not decision.changed)
+            return
         pool_snapshot = self._pool_snapshot(config.name)
-        decision, new_state = decide(pool_snapshot, config, state, time.time())
+        decision, new_state = decide(pool_snapshot, config, state, now)
         if decision.changed:
             await self._apply(decision, new_state, revision, trigger)
+
+    def _view(self, pool: str) -> View:
+        latest = max(self.snapshots.values(), key=lambda s: s.at, default=None)
+        cap = capacity(self.snapshots.values(), time.time(), self.s.snapshot_max_age)
+        return View(
+            pool=self._pool_snapshot(pool),
+            host=None if latest is None else latest.host,
+            agents_fit=None if cap is None else cap.agents_fit,
+        )
 
     def _pool_snapshot(self, pool: str) -> PoolSnapshot | None:
         latest = max(self.snapshots.values(), key=lambda s: s.at, default=None)
@@ -143,7 +208,14 @@ class Policy:
             return None
         return next((p for p in latest.pools if p.name == pool), None)
 
-    async def _apply(self, decision: Decision, new_state: DesiredState, revision: int, trigger: str) -> None:
+    async def _apply(
+        self,
+        decision: Decision,
+        new_state: DesiredState,
+        revision: int,
+        trigger: str,
+        inputs: Observation | None = None,
+    ) -> None:
         now = time.time()
         new_state = msgspec.structs.replace(
             new_state, updated_at=now, reason=decision.reason, traceparent=current_traceparent()
@@ -152,16 +224,7 @@ class Policy:
             await self.store.write_state(new_state, revision)
         except Conflict as exc:
             raise Refused("conflict", str(exc)) from None
-        event = DecisionEvent(
-            pool=decision.pool,
-            previous=decision.previous,
-            desired=decision.desired,
-            rule=decision.rule,
-            reason=decision.reason,
-            trigger=trigger,  # type: ignore[arg-type]
-            at=now,
-        )
-        await publish(self.nc, subjects.decision_subject(decision.pool), event)
+        await self._publish(decision, trigger, now, inputs=inputs, mode=new_state.mode)
         log.info(
             "desired count changed",
             pool=decision.pool,
@@ -170,9 +233,37 @@ class Policy:
             rule=decision.rule,
         )
 
+    async def _publish(
+        self,
+        decision: Decision,
+        trigger: str,
+        now: float,
+        *,
+        inputs: Observation | None = None,
+        applied: bool = True,
+        mode: str = "auto",
+    ) -> None:
+        auto = isinstance(decision, AutoDecision)
+        event = DecisionEvent(
+            pool=decision.pool,
+            previous=decision.previous,
+            desired=decision.desired,
+            rule=decision.rule,
+            reason=decision.reason,
+            trigger=trigger,  # type: ignore[arg-type]
+            at=now,
+            mode="auto" if auto else mode,  # type: ignore[arg-type]
+            applied=applied,
+            predicted=decision.predicted if auto else 0,
+            limit=decision.limit if auto else "",
+            demand=decision.demand if auto else 0,
+            inputs=inputs,
+        )
+        await publish(self.nc, subjects.decision_subject(decision.pool), event)
+
 
 def _command_ctx(cmd: Command) -> dict[str, str]:
-    if isinstance(cmd, Scale | GetPool):
+    if isinstance(cmd, Scale | GetPool | SetMode):
         return {"pool": cmd.pool}
     if isinstance(cmd, SetPool):
         return {"pool": cmd.config.name}

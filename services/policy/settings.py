@@ -16,3 +16,17 @@ class PolicySettings(CommonSettings, frozen=True, kw_only=True):
     snapshot_max_age: Annotated[
         float, msgspec.Meta(gt=0, description="seconds a host snapshot counts for capacity checks")
     ] = 30.0
+    history_max_age: Annotated[
+        float,
+        msgspec.Meta(gt=0, description="seconds of decisions and demand samples kept (more than two seasons)"),
+    ] = 15 * 86400.0
+    history_max_mb: Annotated[
+        int, msgspec.Meta(gt=0, description="MiB the history stream may take; the oldest records go first")
+    ] = 256
+    history_interval: Annotated[
+        float, msgspec.Meta(gt=0, description="seconds between an auto pool's demand samples in the history")
+    ] = 30.0
+    wake_interval: Annotated[
+        float,
+        msgspec.Meta(gt=0, description="least seconds between decisions that task arrivals prompt for one pool"),
+    ] = 0.2

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from .base import Tagged
-from .pools import DesiredState, PoolConfig
+from .pools import AutoConfig, DesiredState, Mode, PoolConfig
 
 Count = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 
@@ -35,7 +35,16 @@ class ListPools(Tagged, frozen=True, kw_only=True, tag="list_pools"):
     pass
 
 
-Command = Scale | SetPool | GetPool | ListPools
+class SetMode(Tagged, frozen=True, kw_only=True, tag="set_mode"):
+    """Hand a pool to the policy (``auto``) or take it back at its current size (``manual``). With ``auto``
+    set, those settings are stored with the pool first; without, the stored ones apply."""
+
+    pool: str = "default"
+    mode: Mode
+    auto: AutoConfig | None = None
+
+
+Command = Scale | SetPool | GetPool | ListPools | SetMode
 
 
 class Scaled(Tagged, frozen=True, kw_only=True, tag="scaled"):

@@ -1,10 +1,47 @@
-"""Policy decisions, published on ``agentscaler.evt.decision.<pool>`` whenever a desired count changes."""
+"""Policy decisions, published on ``agentscaler.evt.decision.<pool>``: every change of a pool's desired count,
+and in auto mode every change of the rule that holds it (e.g. a hold because the host's CPU is saturated)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from .base import Message
+from .pools import Mode
+
+
+class Observation(Message, frozen=True, kw_only=True):
+    """What the auto policy sees of a pool at one moment: built by the policy service from the latest
+    monitor snapshot and the task submissions since, or by a simulator from its simulated queue."""
+
+    at: float
+    """When this was observed (epoch seconds, or the simulator's clock)."""
+    pending: int
+    """Tasks waiting in the queue, not yet delivered to an agent."""
+    in_flight: int
+    """Tasks delivered to an agent and not yet finished: work that scaling down must not drop."""
+    agents: int
+    """Agents running or starting, not draining."""
+    busy: int
+    """Agents running a task."""
+    arrival_rate: float
+    """Tasks submitted per second, recently."""
+    service_time: float
+    """Mean seconds an agent spends on a task, recently; 0 when no task has finished yet."""
+    wait_p95: float
+    """95th percentile of the seconds recent tasks waited in the queue before an agent started them."""
+    throughput: float
+    """Tasks finished per second, recently."""
+    cpu_percent: float | None = None
+    """Host CPU use, 0-100; None when unknown."""
+    iowait_percent: float | None = None
+    """Share of CPU time the host spent waiting for I/O, 0-100; None when unknown."""
+    agents_fit: int | None = None
+    """How many more agents the hosts' memory takes; None when unknown."""
+
+    @property
+    def backlog(self) -> int:
+        """Every task not yet finished: the queued ones and the ones in progress."""
+        return self.pending + self.in_flight
 
 
 class DecisionEvent(Message, frozen=True, kw_only=True):
@@ -15,5 +52,33 @@ class DecisionEvent(Message, frozen=True, kw_only=True):
     """The rule that fired, e.g. ``manual.scale`` or ``manual.clamp_to_max``."""
     reason: str
     """The decision in words."""
-    trigger: Literal["command", "snapshot", "config"]
+    trigger: Literal["command", "snapshot", "config", "arrival", "mode"]
+    """What prompted it: a command, a monitor snapshot, a pool config change, a task arriving (auto pools
+    react to submissions at once), or a change of mode."""
     at: float
+    mode: Mode = "manual"
+    applied: bool = True
+    """False for a dry run (``agentscaler auto --dry-run``): computed and published, not applied."""
+    predicted: int = 0
+    """The floor that prediction set, when it raised the count (0 otherwise)."""
+    limit: str = ""
+    """What held the count below demand: ``max``, ``capacity``, ``cpu``, ``io``, ``plateau`` or ``step``."""
+    demand: int = 0
+    """Agents the queue and task figures called for, before prediction and limits (auto mode)."""
+    inputs: Observation | None = None
+    """What an auto decision saw."""
+
+
+class DemandSample(Message, frozen=True, kw_only=True):
+    """An auto pool's load over a sampling interval, recorded on ``agentscaler.history.<pool>``."""
+
+    pool: str
+    at: float
+    demand: int
+    """The most agents the queue and task figures called for during the interval."""
+    agents: int
+    desired: int
+    pending: int
+    in_flight: int
+    arrival_rate: float
+    service_time: float

@@ -12,6 +12,8 @@ class HostSnapshot(Message, frozen=True, kw_only=True):
     cpu_percent: float
     """Host CPU use over the last sample interval, 0-100."""
     load1: float
+    iowait_percent: float = 0.0
+    """Share of CPU time spent waiting for I/O over the last sample interval, 0-100 (0 where not reported)."""
     memory_total: int
     memory_available: int
     memory_percent: float
@@ -48,6 +50,8 @@ class QueueStats(Message, frozen=True, kw_only=True):
     """Tasks delivered to an agent and not yet acknowledged."""
     waiting_pulls: int = 0
     """Pull requests from idle agents waiting for tasks."""
+    submitted: int = 0
+    """Tasks ever queued in the pool's stream (its last sequence): the monitor's arrival count."""
 
 
 class TaskStats(Message, frozen=True, kw_only=True):
@@ -61,6 +65,10 @@ class TaskStats(Message, frozen=True, kw_only=True):
     wait_p95: float = 0.0
     """Seconds from submission to start, 95th percentile over the stats window."""
     window: float = 0.0
+    service_mean: float = 0.0
+    """Seconds from start to finish, mean over the stats window (0 when no task finished in it)."""
+    arrival_rate: float = 0.0
+    """Tasks submitted per second since the previous snapshot."""
 
 
 class PoolSnapshot(Message, frozen=True, kw_only=True):

@@ -40,7 +40,12 @@ def test_200_tasks_all_complete_once(system: System) -> None:
         lambda: (s := system.status("e2e"))["tasks"]["completed"] == 200 and s, timeout=90, what="200 completions"
     )
     assert status["tasks"]["failed"] == 0
-    assert status["queue"] == {"pending": 0, "in_flight": 0, "waiting_pulls": status["queue"]["waiting_pulls"]}
+    assert status["queue"] == {
+        "pending": 0,
+        "in_flight": 0,
+        "waiting_pulls": status["queue"]["waiting_pulls"],
+        "submitted": 200,
+    }
     for task_id in ids[::40]:
         result = json.loads(system.cli("result", task_id, "--pool", "e2e").stdout)
         assert result["state"] == "done" and result["result"]["latency"] == 0.02

@@ -18,8 +18,8 @@ from agentscaler.services.policy.core.auto import (
     decide_auto,
 )
 from agentscaler.services.policy.core.demand import demand
-from agentscaler.services.policy.core.observation import Observation
 from agentscaler.services.policy.core.profile import SLOT, Profile
+from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.pools import AutoConfig
 
 from .builders import PROPERTY
@@ -145,6 +145,11 @@ def test_no_agents_added_while_the_cpu_is_saturated() -> None:
     assert (d.desired, d.limit) == (10, "cpu") and "CPU" in d.reason
 
 
+def test_a_pool_at_zero_gets_its_first_agent_even_on_a_saturated_host() -> None:
+    [d], _ = run([(0.0, obs(pending=50, cpu_percent=100.0, iowait_percent=90.0))])
+    assert (d.desired, d.limit) == (1, "cpu")
+
+
 def test_no_agents_added_while_io_waits() -> None:
     state = AutoState(desired=10)
     [d], _ = run([(0.0, obs(agents=10, busy=10, in_flight=10, pending=100, iowait_percent=60.0))], state=state)
@@ -174,7 +179,9 @@ def test_a_scale_up_that_raises_throughput_is_not_a_plateau() -> None:
     state = AutoState(desired=10)
     first = obs(agents=10, busy=10, in_flight=10, pending=200, service_time=2.0, throughput=5.0)
     [up], state = run([(0.0, first)], state=state)
-    later = replace(first, agents=up.desired, busy=up.desired, in_flight=up.desired, throughput=40.0, pending=400)
+    later = msgspec.structs.replace(
+        first, agents=up.desired, busy=up.desired, in_flight=up.desired, throughput=40.0, pending=400
+    )
     decisions, state = run([(20.0, later)], state=state)
     decisions.insert(0, up)
     assert decisions[1].limit != "plateau" and state.ceiling is None

@@ -122,7 +122,7 @@ def test_plan_scale_refuses_auto_mode(direction):
         plan_scale(scale(direction, 3), b.pool_config(), b.desired_state(desired=3, mode="auto"), b.capacity(10))
     assert info.value.code == "refused"
     assert "auto mode" in info.value.message
-    assert "manual mode only" in info.value.message
+    assert "agentscaler manual --pool p" in info.value.message and "agentscaler auto" in info.value.message
 
 
 def test_plan_scale_without_capacity_checks_max_only_and_says_so():

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.pools import AutoConfig
 
 from .decide import Decision
 from .demand import demand
-from .observation import Observation
 from .profile import Profile
 
 CPU_SATURATED = 95.0
@@ -81,6 +81,8 @@ class AutoDecision(Decision):
     """The floor prediction set (0 when it did not raise the count)."""
     limit: str = ""
     """What held the count below demand: ``max``, ``capacity``, ``cpu``, ``io``, ``plateau`` or ``step``."""
+    demand: int = 0
+    """Agents the queue and task figures called for, before prediction and limits."""
 
 
 def decide_auto(
@@ -95,6 +97,7 @@ def decide_auto(
         return _result(pool, current, target, "auto.no_data", reason, state, now)
 
     need = demand(obs, config)
+    done = _Finish(pool, current, now, need.agents)
     profile = state.profile if state.profile.season == config.season else Profile(season=config.season)
     profile = profile.observe(now, need.agents) if config.predict else profile
     state = replace(state, profile=profile, ceiling=_live_ceiling(state.ceiling, now))
@@ -123,7 +126,7 @@ def decide_auto(
         words = f"scale up {current} -> {step}: {reason}"
         if obs.pending > 0 and obs.throughput > 0 and state.probe is None:
             state = replace(state, probe=Probe(current, step, obs.throughput, now, _settle(obs)))
-        return _result(pool, current, step, rule, _with_limit(words, limit_note), state, now, predicted, limit)
+        return done(step, rule, _with_limit(words, limit_note), state, predicted, limit)
 
     if target < current and now - since >= window:
         floor = max(max(n for _, n in recommendations), obs.busy, low)
@@ -135,12 +138,12 @@ def decide_auto(
                 + f"; now {reason}"
             )
             rule = "auto.scale_to_zero" if floor == 0 else "auto.scale_down"
-            return _result(pool, current, floor, rule, words, state, now, 0, "")
+            return done(floor, rule, words, state)
 
     words = f"holding {current}: demand {need.agents} ({need.reason})"
     if predicted:
         words += f", predicted {predicted}"
-    return _result(pool, current, current, "auto.hold", _with_limit(words, limit_note), state, now, 0, limit)
+    return done(current, "auto.hold", _with_limit(words, limit_note), state, 0, limit)
 
 
 def _limited(
@@ -154,14 +157,16 @@ def _limited(
         if obs.agents_fit is not None and target > current + obs.agents_fit:
             target, limit = current + obs.agents_fit, "capacity"
             note = f"the host's memory fits {obs.agents_fit} more"
-        if obs.cpu_percent is not None and obs.cpu_percent >= CPU_SATURATED:
-            target, limit = current, "cpu"
+        # A pool with work and no agent always gets one: saturation limits how many, never whether.
+        held = max(current, 1 if wanted > 0 else 0)
+        if obs.cpu_percent is not None and obs.cpu_percent >= CPU_SATURATED and target > held:
+            target, limit = held, "cpu"
             note = f"host CPU at {obs.cpu_percent:.0f}%: more agents would not run faster"
-        elif obs.iowait_percent is not None and obs.iowait_percent >= IOWAIT_SATURATED:
-            target, limit = current, "io"
+        elif obs.iowait_percent is not None and obs.iowait_percent >= IOWAIT_SATURATED and target > held:
+            target, limit = held, "io"
             note = f"host I/O wait at {obs.iowait_percent:.0f}%: more agents would not run faster"
-        elif ceiling is not None and target > ceiling.agents:
-            target, limit, note = max(current, ceiling.agents), "plateau", ceiling.reason
+        elif ceiling is not None and target > max(held, ceiling.agents):
+            target, limit, note = max(held, ceiling.agents), "plateau", ceiling.reason
     return target, limit, note
 
 
@@ -195,6 +200,22 @@ def _live_ceiling(ceiling: Ceiling | None, now: float) -> Ceiling | None:
 
 def _with_limit(words: str, note: str) -> str:
     return f"{words}; {note}" if note else words
+
+
+@dataclass(frozen=True)
+class _Finish:
+    """Ends a decision: the decision itself and the state after it."""
+
+    pool: str
+    current: int
+    now: float
+    demand: int = 0
+
+    def __call__(
+        self, desired: int, rule: str, reason: str, state: AutoState, predicted: int = 0, limit: str = ""
+    ) -> tuple[AutoDecision, AutoState]:
+        decision, state = _result(self.pool, self.current, desired, rule, reason, state, self.now, predicted, limit)
+        return replace(decision, demand=self.demand), state
 
 
 def _result(

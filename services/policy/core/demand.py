@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.pools import AutoConfig
-
-from .observation import Observation
 
 WAIT_BOOST_CAP = 2.0
 """The most the wait signal multiplies the busy agents by in one decision: waits lag behind scaling (they

@@ -23,8 +23,9 @@ def plan_scale(cmd: Scale, pool: PoolConfig, state: DesiredState, cap: Capacity 
     if state.mode != "manual":
         raise ScaleRefused(
             "refused",
-            f"pool {pool.name!r} is in {state.mode} mode, where the policy sets its size; "
-            "manual up/down applies to pools in manual mode only",
+            f"pool {pool.name!r} is in {state.mode} mode, where the policy sets its size: take it back with "
+            f"`agentscaler manual --pool {pool.name}` first, or change the policy's bounds with "
+            f"`agentscaler auto --pool {pool.name} --min N --max N`",
         )
     if cmd.direction == "up" and n < current:
         raise ScaleRefused(

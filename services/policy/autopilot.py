@@ -1,0 +1,140 @@
+"""Auto mode in the policy service: the auto core's state per pool, the task arrivals that wake it, and the
+history it learns from. The service owns the store and the events; this decides."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+import structlog
+from nats.aio.client import Client
+
+from agentscaler.shared.messages.decisions import Observation
+from agentscaler.shared.messages.pools import PoolConfig
+from agentscaler.shared.messages.snapshots import HostSnapshot, PoolSnapshot
+
+from .arrivals import Arrivals
+from .core.auto import AutoDecision, AutoState, decide_auto
+from .history import DemandRecorder, learn_profile
+from .observe import observation
+from .settings import PolicySettings
+
+log = structlog.get_logger()
+
+BURST_MIN = 20
+"""Arrivals since the last decision that prompt a new one at once, for a pool of up to this many agents
+(larger pools: as many arrivals as agents)."""
+
+
+@dataclass(frozen=True)
+class View:
+    """What the service knows of a pool when it asks for a decision."""
+
+    pool: PoolSnapshot | None
+    host: HostSnapshot | None
+    agents_fit: int | None
+
+
+@dataclass(frozen=True)
+class AutoOutcome:
+    decision: AutoDecision
+    inputs: Observation | None
+    publish: bool
+    """Whether the decision is news: a change of count, or of the rule or limit that holds it."""
+
+
+class Autopilot:
+    def __init__(
+        self,
+        settings: PolicySettings,
+        nc: Client,
+        view: Callable[[str], View],
+        wake: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.s = settings
+        self.nc = nc
+        self.view = view
+        self.wake_decision = wake
+        self.states: dict[str, AutoState] = {}
+        self.published: dict[str, tuple[str, str]] = {}
+        self.arrived_at_decision: dict[str, int] = {}
+        self.waking: set[str] = set()
+        self.last_wake: dict[str, float] = {}
+        self.arrivals = Arrivals(nc, self._on_arrival)
+        self.recorder = DemandRecorder(nc, settings.history_interval)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def active(self, pool: str) -> bool:
+        return pool in self.states
+
+    async def engage(self, config: PoolConfig, desired: int) -> None:
+        """Start deciding for ``config``'s pool, from ``desired`` agents, with its learned load profile."""
+        if config.name in self.states:
+            return
+        state = AutoState(desired=desired)
+        if config.auto.predict:
+            try:
+                profile = await learn_profile(self.nc.jetstream(), config.name, config.auto.season, time.time())
+                state = replace(state, profile=profile)
+            except Exception as exc:  # the history is an aid: deciding goes on without it
+                log.warning(
+                    "could not read the history; the load profile starts empty", pool=config.name, error=str(exc)
+                )
+        self.states[config.name] = state
+        await self.arrivals.watch(config.name)
+        log.info("auto mode engaged", pool=config.name, desired=desired)
+
+    async def disengage(self, pool: str) -> None:
+        self.states.pop(pool, None)
+        self.published.pop(pool, None)
+        self.recorder.forget(pool)
+        await self.arrivals.unwatch(pool)
+
+    def snapshot_arrived(self, pool: str, at: float) -> None:
+        """A fresh snapshot, taken at ``at``, counts the tasks queued until then."""
+        self.arrivals.snapshot_taken(pool, at)
+        self.arrived_at_decision[pool] = 0
+
+    async def decide(self, config: PoolConfig, desired: int, now: float) -> AutoOutcome:
+        """The auto core's decision for the pool, from ``desired`` (the stored count) and what is known."""
+        state = self.states.get(config.name) or AutoState(desired=desired)
+        if state.desired != desired and not config.auto.dry_run:
+            state = replace(state, desired=desired)  # the stored count is the truth (e.g. after a restart)
+        view = self.view(config.name)
+        arrived = self.arrivals.since_snapshot(config.name)
+        obs = observation(view.pool, view.host, view.agents_fit, arrived, now)
+        decision, state = decide_auto(obs, config.auto, config.max_agents, state, now, config.name)
+        self.states[config.name] = state
+        self.arrived_at_decision[config.name] = arrived
+        await self.recorder.note(config.name, decision, obs, now)
+        key = (decision.rule, decision.limit)
+        news = decision.changed or self.published.get(config.name) != key
+        self.published[config.name] = key
+        return AutoOutcome(decision, obs, news)
+
+    def _on_arrival(self, pool: str) -> None:
+        """Per submitted task: cheap unless the pool is at zero or a burst has come since the last decision."""
+        state = self.states.get(pool)
+        if state is None or pool in self.waking:
+            return
+        fresh = self.arrivals.since_snapshot(pool) - self.arrived_at_decision.get(pool, 0)
+        if state.desired > 0 and fresh < max(BURST_MIN, state.desired):
+            return
+        self.waking.add(pool)
+        delay = max(0.0, self.s.wake_interval - (time.monotonic() - self.last_wake.get(pool, 0.0)))
+        task = asyncio.get_running_loop().create_task(self._wake(pool, delay))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _wake(self, pool: str, delay: float) -> None:
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            self.last_wake[pool] = time.monotonic()
+            await self.wake_decision(pool)
+        except Exception:
+            log.exception("deciding on task arrivals failed", pool=pool)
+        finally:
+            self.waking.discard(pool)

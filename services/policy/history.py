@@ -1,0 +1,76 @@
+"""What the policy records of auto pools (demand samples) and learns back from the record at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.events import publish
+from agentscaler.shared.bus.history import read_history
+from agentscaler.shared.codec import BadMessage, decode
+from agentscaler.shared.messages.decisions import DemandSample, Observation
+
+from .core.auto import AutoDecision
+from .core.profile import Profile
+
+log = structlog.get_logger()
+
+
+@dataclass
+class _Interval:
+    started: float
+    demand: int = 0
+    last: DemandSample | None = None
+
+
+class DemandRecorder:
+    """Keeps each auto pool's peak demand over ``interval`` seconds and publishes it as a sample, so that a
+    short peak between two samples is still recorded."""
+
+    def __init__(self, nc: Client, interval: float) -> None:
+        self.nc = nc
+        self.interval = interval
+        self.pools: dict[str, _Interval] = {}
+
+    async def note(self, pool: str, decision: AutoDecision, obs: Observation | None, now: float) -> None:
+        if obs is None:
+            return
+        current = self.pools.setdefault(pool, _Interval(started=now))
+        current.demand = max(current.demand, decision.demand)
+        current.last = DemandSample(
+            pool=pool,
+            at=now,
+            demand=current.demand,
+            agents=obs.agents,
+            desired=decision.desired,
+            pending=obs.pending,
+            in_flight=obs.in_flight,
+            arrival_rate=obs.arrival_rate,
+            service_time=obs.service_time,
+        )
+        if now - current.started >= self.interval:
+            await publish(self.nc, subjects.history_subject(pool), current.last, traced=False)
+            self.pools[pool] = _Interval(started=now)
+
+    def forget(self, pool: str) -> None:
+        self.pools.pop(pool, None)
+
+
+async def learn_profile(js: JetStreamContext, pool: str, season: float, now: float) -> Profile:
+    """The pool's load profile rebuilt from its recorded samples of the last two seasons."""
+    profile = Profile(season=season)
+    samples = 0
+    for msg in await read_history(js, subjects.history_subject(pool), now - 2 * season):
+        try:
+            sample = decode(DemandSample, msg.data)
+        except BadMessage as exc:
+            log.warning("skipping a malformed history sample", pool=pool, error=str(exc))
+            continue
+        profile = profile.observe(sample.at, sample.demand)
+        samples += 1
+    log.info("learned the load profile from history", pool=pool, samples=samples)
+    return profile

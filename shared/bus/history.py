@@ -1,0 +1,67 @@
+"""The history stream: decisions and demand samples, kept for a bounded time and size, read back by time."""
+
+from __future__ import annotations
+
+import datetime
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from agentscaler.shared import subjects
+
+READ_BATCH = 1000
+
+
+def history_config(max_age: float, max_bytes: int) -> StreamConfig:
+    return StreamConfig(
+        name=subjects.HISTORY_STREAM,
+        subjects=[f"{subjects.DECISIONS}.>", f"{subjects.HISTORY}.>"],
+        storage=StorageType.FILE,
+        max_age=max_age,
+        max_bytes=max_bytes,
+        discard=DiscardPolicy.OLD,
+        description="agentscaler decisions and auto pools' demand samples",
+    )
+
+
+async def ensure_history(js: JetStreamContext, max_age: float, max_bytes: int) -> None:
+    """Create the history stream, or bring its limits to these."""
+    config = history_config(max_age, max_bytes)
+    try:
+        await js.stream_info(subjects.HISTORY_STREAM)
+        await js.update_stream(config)
+    except NotFoundError:
+        await js.add_stream(config)
+
+
+async def read_history(js: JetStreamContext, subject: str, since: float, limit: int = 500_000) -> list[Msg]:
+    """Messages on ``subject`` (wildcards allowed) recorded at or after ``since`` (epoch seconds), oldest
+    first, at most the ``limit`` newest of them; none when the stream does not exist yet."""
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.BY_START_TIME,
+        opt_start_time=datetime.datetime.fromtimestamp(since, tz=datetime.UTC),  # type: ignore[arg-type]
+        ack_policy=AckPolicy.NONE,
+        filter_subject=subject,
+        inactive_threshold=30.0,
+        mem_storage=True,
+    )
+    try:
+        sub = await js.pull_subscribe(subject, stream=subjects.HISTORY_STREAM, config=config)
+    except NotFoundError:
+        return []
+    try:
+        remaining = (await sub.consumer_info()).num_pending or 0
+        skip = max(remaining - limit, 0)
+        out: list[Msg] = []
+        while remaining > 0:
+            batch = await sub.fetch(min(remaining, READ_BATCH), timeout=5.0)
+            remaining -= len(batch)
+            if skip:
+                dropped = min(skip, len(batch))
+                batch, skip = batch[dropped:], skip - dropped
+            out.extend(batch)
+        return out
+    finally:
+        await sub.unsubscribe()

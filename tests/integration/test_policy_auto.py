@@ -1,0 +1,152 @@
+"""The policy in auto mode against a real nats-server: mode changes, waking on the first task, bursts,
+dry runs, the recorded history and refusing manual scaling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from nats.aio.client import Client
+
+from agentscaler.services.policy import service as policy
+from agentscaler.services.policy.settings import PolicySettings
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.history import read_history
+from agentscaler.shared.bus.server import EmbeddedServer
+from agentscaler.shared.codec import decode, encode
+from agentscaler.shared.errors import RequestFailed
+from agentscaler.shared.messages.commands import GetPool, PoolInfo, SetMode
+from agentscaler.shared.messages.decisions import DecisionEvent, DemandSample
+from agentscaler.shared.messages.pools import AutoConfig
+from agentscaler.shared.messages.snapshots import AgentCounts, QueueStats, TaskStats
+from tests.conftest import eventually
+from tests.services import running
+
+from .test_policy import command, desired, host_snapshot, scale
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def policy_up(nats_server: EmbeddedServer, nc: Client):  # type: ignore[no-untyped-def]
+    settings = PolicySettings(nats_url=nats_server.url, host="h1", history_interval=0.5)
+    async with running(policy.run, settings):
+        await eventually(lambda: command(nc, GetPool(pool="default")), what="policy up")
+        yield
+
+
+async def decisions(nc: Client) -> tuple[list[DecisionEvent], asyncio.Queue[DecisionEvent]]:
+    seen: list[DecisionEvent] = []
+    queue: asyncio.Queue[DecisionEvent] = asyncio.Queue()
+
+    async def on_msg(msg) -> None:  # type: ignore[no-untyped-def]
+        event = decode(DecisionEvent, msg.data)
+        seen.append(event)
+        queue.put_nowait(event)
+
+    await nc.subscribe(subjects.decision_subject("default"), cb=on_msg)
+    return seen, queue
+
+
+async def _at_least(nc: Client, n: int) -> bool:
+    return await desired(nc) >= n
+
+
+async def set_auto(nc: Client, **fields: object) -> PoolInfo:
+    reply = await command(nc, SetMode(pool="default", mode="auto", auto=AutoConfig(**fields)))  # type: ignore[arg-type]
+    assert isinstance(reply, PoolInfo)
+    return reply
+
+
+async def test_auto_mode_wakes_on_the_first_task_within_a_second(policy_up: None, nc: Client) -> None:
+    seen, _ = await decisions(nc)
+    info = await set_auto(nc)
+    assert info.state.mode == "auto" and info.config.auto.target_wait == 5.0
+    await eventually(lambda: asyncio.sleep(0, any(e.rule == "mode.auto" for e in seen)), what="mode event")
+    start = time.monotonic()
+    await nc.jetstream().publish(subjects.task_subject("default"), b'{"id": "t1", "payload": {}}')
+    await eventually(lambda: _at_least(nc, 1), timeout=5, what="scaled from zero")
+    woke = time.monotonic() - start
+    assert woke < 1.0, f"the first task woke the pool after {woke:.2f}s"
+    event = next(e for e in seen if e.desired == 1)
+    assert (event.rule, event.trigger, event.mode, event.applied) == ("auto.scale_from_zero", "arrival", "auto", True)
+    assert event.inputs is not None and event.inputs.pending == 1
+
+
+async def test_a_burst_is_decided_on_within_a_second(policy_up: None, nc: Client) -> None:
+    await set_auto(nc, max_step_up=1000)
+    await nc.publish(subjects.snapshot_subject("h1"), encode(host_snapshot(fit=500)))
+    start = time.monotonic()
+    js = nc.jetstream()
+    await asyncio.gather(*(js.publish(subjects.task_subject("default"), b"{}") for _ in range(300)))
+    await eventually(lambda: _at_least(nc, 100), timeout=5, what="burst decision")
+    assert time.monotonic() - start < 1.5
+    assert await desired(nc) <= 100  # the pool's max_agents
+
+
+async def test_up_and_down_are_refused_in_auto_mode_naming_the_way_back(policy_up: None, nc: Client) -> None:
+    await set_auto(nc)
+    with pytest.raises(RequestFailed) as info:
+        await scale(nc, "up", 3)
+    assert "agentscaler manual --pool default" in str(info.value)
+    reply = await command(nc, SetMode(pool="default", mode="manual"))
+    assert isinstance(reply, PoolInfo) and reply.state.mode == "manual"
+    assert (await scale(nc, "up", 3)).desired == 3
+
+
+async def test_manual_takes_the_pool_back_at_its_current_size(policy_up: None, nc: Client) -> None:
+    await scale(nc, "up", 4)
+    await set_auto(nc, min_agents=4)
+    reply = await command(nc, SetMode(pool="default", mode="manual"))
+    assert isinstance(reply, PoolInfo) and (reply.state.mode, reply.state.desired) == ("manual", 4)
+    await nc.jetstream().publish(subjects.task_subject("default"), b"{}")
+    await asyncio.sleep(0.5)
+    assert await desired(nc) == 4  # no longer the policy's to size
+
+
+async def test_a_dry_run_publishes_decisions_without_applying_them(policy_up: None, nc: Client) -> None:
+    seen, _ = await decisions(nc)
+    await set_auto(nc, dry_run=True)
+    await nc.jetstream().publish(subjects.task_subject("default"), b"{}")
+    await eventually(lambda: asyncio.sleep(0, any(e.desired == 1 for e in seen)), what="forecast")
+    forecast = next(e for e in seen if e.desired == 1)
+    assert not forecast.applied and forecast.rule == "auto.scale_from_zero"
+    assert await desired(nc) == 0
+
+
+async def test_decisions_and_demand_samples_are_recorded(policy_up: None, nc: Client) -> None:
+    await set_auto(nc)
+    await nc.jetstream().publish(subjects.task_subject("default"), b"{}")
+    await eventually(lambda: _at_least(nc, 1), timeout=5, what="scaled from zero")
+    snap = host_snapshot(fit=100)
+    pool = snap.pools[0]
+    busy = type(pool)(
+        name="default", mode="auto", desired=1, max_agents=100, agents=AgentCounts(busy=1),
+        queue=QueueStats(in_flight=1, pending=3), tasks=TaskStats(service_mean=2.0, arrival_rate=1.0),
+    )  # fmt: skip
+    for _ in range(3):
+        fresh = type(snap)(at=time.time(), host=snap.host, pools=[busy])
+        await nc.publish(subjects.snapshot_subject("h1"), encode(fresh))
+        await asyncio.sleep(0.4)
+    js = nc.jetstream()
+
+    async def recorded() -> bool:
+        samples = await read_history(js, subjects.history_subject("default"), time.time() - 60)
+        return bool(samples) and decode(DemandSample, samples[-1].data).demand >= 2
+
+    await eventually(recorded, timeout=10, what="demand sample")
+    events = [decode(DecisionEvent, m.data) for m in await read_history(js, subjects.decision_subject("*"), 0, 10)]
+    assert any(e.rule == "auto.scale_from_zero" for e in events)
+
+
+async def test_auto_mode_survives_a_policy_restart(nats_server: EmbeddedServer, nc: Client) -> None:
+    settings = PolicySettings(nats_url=nats_server.url, host="h1")
+    async with running(policy.run, settings):
+        await eventually(lambda: command(nc, GetPool(pool="default")), what="policy up")
+        await set_auto(nc)
+    async with running(policy.run, settings):
+        info = await eventually(lambda: command(nc, GetPool(pool="default")), what="policy up again")
+        assert isinstance(info, PoolInfo) and info.state.mode == "auto"
+        await nc.jetstream().publish(subjects.task_subject("default"), b"{}")
+        await eventually(lambda: _at_least(nc, 1), timeout=5, what="woken after the restart")
