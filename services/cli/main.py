@@ -80,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
     auto.add_argument("--max", type=count, dest="max_agents", help="the most agents (default: the pool's max_agents)")
     auto.add_argument("--target-wait", type=positive, help="seconds a task may wait before it starts (p95; default 5)")
     auto.add_argument(
-        "--scale-down-window", type=positive, help="seconds of lower demand before the pool shrinks (default 30)"
+        "--scale-down-window", type=positive, help="seconds of lower demand before the pool shrinks (default 10)"
     )
     auto.add_argument(
         "--predict",

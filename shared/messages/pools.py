@@ -25,18 +25,18 @@ class AutoConfig(Message, frozen=True, kw_only=True):
     """The most agents the policy starts; None for the pool's ``max_agents``."""
     target_wait: Positive = 5.0
     """Seconds a task should wait in the queue before an agent starts it (95th percentile)."""
-    utilization: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.9
+    utilization: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.95
     """Share of its agents a pool should keep busy under steady load: the rest absorb arrival noise."""
     max_step_up: Annotated[int, msgspec.Meta(ge=1)] = 500
     """The most agents one decision adds."""
-    scale_down_window: Positive = 30.0
+    scale_down_window: Positive = 10.0
     """Seconds a lower count must be recommended throughout before the pool shrinks to it. Agents start in
     milliseconds, so this can be far shorter than an HPA's 300 s."""
     tolerance: Share = 0.1
     """Relative change below which the count is left alone (no scaling on noise)."""
-    flap_window: Positive = 600.0
-    """Seconds over which direction reversals count towards the anti-flap penalty: each reversal in it
-    doubles the scale-down window and widens the tolerance."""
+    flap_window: Positive = 60.0
+    """A reversal of direction this soon (seconds) after the last change is a flap: each flap in the last ten
+    flap windows doubles the scale-down window and widens the tolerance."""
     predict: bool = True
     """Raise the floor ahead of load that recurs at the same time of day or week (learned from history)."""
     season: Positive = 86400.0

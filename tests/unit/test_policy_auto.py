@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -61,18 +62,18 @@ def run(
 
 
 @pytest.mark.parametrize(
-    ("fields", "agents", "signal"),
+    ("fields", "rate", "agents", "signal"),
     [
-        ({"pending": 1}, 1, "backlog"),  # scale from zero: service time unknown, an agent per task
-        ({"pending": 30, "in_flight": 4, "busy": 4}, 34, "backlog"),
-        ({"arrival_rate": 9.0, "service_time": 2.0, "in_flight": 18, "busy": 18}, 20, "arrivals"),  # 18 / 0.9
-        ({"arrival_rate": 9.0, "service_time": 2.0, "in_flight": 18, "busy": 18, "pending": 10}, 24, "backlog"),
-        ({"in_flight": 50, "busy": 50, "service_time": 2.0}, 50, "backlog"),  # in flight counts: never idle
-        ({"busy": 10, "pending": 5, "service_time": 0.1, "wait_p95": 15.0}, 20, "wait"),  # at most 2x busy
+        ({"pending": 1}, 0.0, 1, "backlog"),  # scale from zero: service time unknown, an agent per task
+        ({"pending": 30, "in_flight": 4, "busy": 4}, 0.0, 34, "backlog"),
+        ({"service_time": 2.0, "in_flight": 18, "busy": 18}, 9.5, 20, "arrivals"),  # 19 busy / 0.95
+        ({"service_time": 2.0, "in_flight": 18, "busy": 18, "pending": 40}, 9.5, 32, "backlog"),  # 40 x 2 s / 2.5 s
+        ({"service_time": 2.0, "in_flight": 18, "busy": 18, "pending": 5}, 9.5, 20, "arrivals"),  # the wait absorbs 5
+        ({"busy": 10, "pending": 2, "service_time": 0.1, "wait_p95": 15.0}, 0.0, 15, "wait"),  # at most 1.5x busy
     ],
 )
-def test_demand_table(fields: dict[str, Any], agents: int, signal: str) -> None:
-    need = demand(obs(**fields), CONFIG)
+def test_demand_table(fields: dict[str, Any], rate: float, agents: int, signal: str) -> None:
+    need = demand(obs(**fields), CONFIG, rate)
     assert (need.agents, need.signal) == (agents, signal), need.reason
 
 
@@ -94,8 +95,8 @@ def test_a_burst_is_met_at_once_in_bounded_steps() -> None:
 
 def test_small_changes_inside_the_tolerance_are_ignored() -> None:
     state = AutoState(desired=20)
-    steady = {"arrival_rate": 9.45, "service_time": 2.0, "in_flight": 18, "busy": 18, "agents": 20}
-    [decision], _ = run([(0.0, obs(**steady))], state=state)  # needs 21 (18.9 / 0.9): +1 < 10% of 20
+    steady = {"arrival_rate": 9.9, "service_time": 2.0, "in_flight": 18, "busy": 18, "agents": 20}
+    [decision], _ = run([(0.0, obs(**steady))], state=state)  # needs 21 (19.8 / 0.95): +1 < 10% of 20
     assert (decision.desired, decision.rule) == (20, "auto.hold")
 
 
@@ -167,7 +168,7 @@ def test_a_scale_up_that_brings_no_throughput_caps_the_pool() -> None:
     [first], state = run([(0.0, obs(agents=10, busy=10, in_flight=10, **limited))], state=AutoState(desired=10))
     n = first.desired
     assert n > 10
-    after = obs(agents=n, busy=n, in_flight=n, **limited)
+    after = obs(agents=n, busy=n, in_flight=n, **(limited | {"pending": 400}))  # the queue grows still
     decisions, state = run([(20.0, after), (21.0, after)], state=state)
     decisions.insert(0, first)
     assert decisions[1].limit == "plateau" and "upstream" in decisions[1].reason
@@ -224,7 +225,7 @@ def test_prediction_raises_the_floor_and_says_so() -> None:
         _, state = decide_auto(o, config, 1000, state, float(t))
     state = replace(state, desired=0)
     decision, _ = decide_auto(obs(), config, 1000, state, 10 * SLOT + 3 * SLOT - 60)
-    assert decision.rule == "auto.scale_from_zero" and decision.predicted == 40
+    assert decision.rule == "auto.scale_from_zero" and decision.predicted == math.ceil(18 * 2 / CONFIG.utilization)
     assert "recurring" in decision.reason
     off = msgspec.structs.replace(config, predict=False)
     decision, _ = decide_auto(obs(), off, 1000, state, 10 * SLOT + 3 * SLOT - 60)

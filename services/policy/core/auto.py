@@ -2,21 +2,24 @@
 
 Pure: the caller feeds the pool's latest observation and keeps the state it gets back. The rules:
 
-1. **Demand** (``demand.py``): Little's law on arrivals, the queued backlog against the target wait, and the
-   p95 wait; in-flight tasks count, so a pool busy with its last tasks is never taken for idle.
+1. **Demand** (``demand.py``): Little's law on the arrival rate (smoothed over ``RATE_TAU``), plus the
+   queued tasks the starting agents will not take, weighed against the target wait; the p95 wait corrects
+   it when tasks wait too long.
 2. **Prediction** (``profile.py``): where the load recurs at this time of the season, the learned peak is a
    floor. It only ever adds agents, and the decision says when it did.
 3. **Scale up at once**, by at most ``max_step_up`` per decision, past a tolerance band.
 4. **Scale down late**: to the highest count recommended over the scale-down window, and never below the
    agents busy right now (only idle agents go).
-5. **Anti-flap**: each reversal of direction within ``flap_window`` doubles the window and widens the band.
+5. **Anti-flap**: a reversal of direction within ``flap_window`` of the last change is a flap; each flap
+   in the last ``FLAP_MEMORY`` flap windows doubles the scale-down window and widens the band.
 6. **Limits**: never above the pool's maximum or what the host's memory fits; no scale-up while the host's
    CPU or I/O is saturated, or while the last scale-up did not raise throughput (an upstream limit, such as
-   a rate-limited API): the decision says which limit held it.
+   a rate-limited API): the decision says which limit held it. A pool with work and no agent always gets one.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from agentscaler.shared.messages.decisions import Observation
@@ -30,6 +33,11 @@ CPU_SATURATED = 95.0
 """Host CPU use (%) at and above which no agent is added: more processes would only share the same cores."""
 IOWAIT_SATURATED = 40.0
 """Host I/O wait (% of CPU time) at and above which no agent is added."""
+RATE_TAU = 15.0
+"""Seconds over which the arrival rate is smoothed (exponentially): a burst shows up as backlog at once, a
+noisy rate must not move the count."""
+FLAP_MEMORY = 10
+"""Flap windows over which flaps count towards the penalty."""
 MAX_PENALTY = 4
 """Reversals beyond which the anti-flap penalty stops growing (the window at most 16 times as long)."""
 PLATEAU_SETTLE = 15.0
@@ -62,11 +70,17 @@ class Ceiling:
 class AutoState:
     desired: int = 0
     recommendations: tuple[tuple[float, int], ...] = ()
-    """(time, count) recommended over the current scale-down window, oldest first."""
+    """The running maximum of the counts recommended over the scale-down window: (time, count) pairs, each
+    count higher than every later one, so the first is the window's maximum."""
     direction: int = 0
     """+1 after the last scale-up, -1 after the last scale-down, 0 before any."""
-    reversals: tuple[float, ...] = ()
-    """When the direction reversed, within the flap window."""
+    changed_at: float = -math.inf
+    """When the count last changed."""
+    flaps: tuple[float, ...] = ()
+    """When the direction reversed within the flap window of the change before."""
+    rate: float = 0.0
+    """The smoothed arrival rate (tasks per second)."""
+    rate_at: float | None = None
     probe: Probe | None = None
     ceiling: Ceiling | None = None
     profile: Profile = field(default_factory=Profile)
@@ -94,13 +108,14 @@ def decide_auto(
     if obs is None:
         target = min(max(current, low), high)
         reason = "no recent snapshot of the pool: holding" + (f", within {low}..{high}" if target != current else "")
-        return _result(pool, current, target, "auto.no_data", reason, state, now)
+        return _Finish(pool, current, now, config.flap_window)(target, "auto.no_data", reason, state)
 
-    need = demand(obs, config)
-    done = _Finish(pool, current, now, need.agents)
+    rate = _smoothed(state, obs, now)
+    need = demand(obs, config, rate)
+    done = _Finish(pool, current, now, config.flap_window, need.agents)
     profile = state.profile if state.profile.season == config.season else Profile(season=config.season)
-    profile = profile.observe(now, need.agents) if config.predict else profile
-    state = replace(state, profile=profile, ceiling=_live_ceiling(state.ceiling, now))
+    profile = profile.observe(now, need.steady) if config.predict else profile
+    state = replace(state, profile=profile, ceiling=_live_ceiling(state.ceiling, now), rate=rate, rate_at=now)
     state = _judge_probe(state, obs, now)
     predicted = profile.predict(now) if config.predict else 0
     wanted, signal, reason = need.agents, need.signal, need.reason
@@ -109,13 +124,13 @@ def decide_auto(
         reason = f"the load recurring at this time needed {predicted} (learned over earlier seasons); now {reason}"
     target, limit, limit_note = _limited(wanted, low, high, current, obs, state.ceiling)
 
-    reversals = tuple(t for t in state.reversals if now - t < config.flap_window)
-    penalty = min(MAX_PENALTY, len(reversals))
+    flaps = tuple(t for t in state.flaps if now - t < FLAP_MEMORY * config.flap_window)
+    penalty = min(MAX_PENALTY, len(flaps))
     window = config.scale_down_window * 2**penalty
     tolerance = min(0.5, config.tolerance * (1 + penalty))
-    recommendations = (*((t, n) for t, n in state.recommendations if now - t < window), (now, target))
+    recommendations = _running_max(state.recommendations, now, target, window)
     since = now if state.since is None else state.since
-    state = replace(state, recommendations=recommendations, reversals=reversals, since=since)
+    state = replace(state, recommendations=recommendations, flaps=flaps, since=since)
     predicted = predicted if signal == "predict" else 0
 
     if target > current and (current == 0 or target - current >= max(1, current * tolerance)):
@@ -129,11 +144,11 @@ def decide_auto(
         return done(step, rule, _with_limit(words, limit_note), state, predicted, limit)
 
     if target < current and now - since >= window:
-        floor = max(max(n for _, n in recommendations), obs.busy, low)
+        floor = max(recommendations[0][1], obs.busy, low)
         if floor < current and (floor == 0 or current - floor >= max(1, current * tolerance)):
             words = (
                 f"scale down {current} -> {floor}: the most recommended over the last {window:g} s"
-                + (f" (anti-flap: {penalty} reversal(s) in {config.flap_window:g} s)" if penalty else "")
+                + (f" (anti-flap: {penalty} quick reversal(s) lately)" if penalty else "")
                 + (f"; {obs.busy} busy agents stay" if floor == obs.busy and obs.busy > 0 else "")
                 + f"; now {reason}"
             )
@@ -190,6 +205,23 @@ def _judge_probe(state: AutoState, obs: Observation, now: float) -> AutoState:
     return replace(state, ceiling=Ceiling(probe.after, now + PLATEAU_HOLD, reason))
 
 
+def _smoothed(state: AutoState, obs: Observation, now: float) -> float:
+    """The arrival rate smoothed exponentially over ``RATE_TAU`` seconds of decisions."""
+    if state.rate_at is None or now <= state.rate_at:
+        return obs.arrival_rate if state.rate_at is None else state.rate
+    weight = 1 - math.exp(-(now - state.rate_at) / RATE_TAU)
+    return state.rate + weight * (obs.arrival_rate - state.rate)
+
+
+def _running_max(
+    points: tuple[tuple[float, int], ...], now: float, count: int, window: float
+) -> tuple[tuple[float, int], ...]:
+    """``points`` (a running maximum, see ``AutoState.recommendations``) with ``count`` recommended at ``now``
+    and the points older than ``window`` dropped."""
+    kept = [p for p in points if now - p[0] < window and p[1] > count]
+    return (*kept, (now, count))
+
+
 def _settle(obs: Observation) -> float:
     return max(PLATEAU_SETTLE, 3 * obs.service_time)
 
@@ -209,31 +241,21 @@ class _Finish:
     pool: str
     current: int
     now: float
+    flap_window: float
     demand: int = 0
 
     def __call__(
         self, desired: int, rule: str, reason: str, state: AutoState, predicted: int = 0, limit: str = ""
     ) -> tuple[AutoDecision, AutoState]:
-        decision, state = _result(self.pool, self.current, desired, rule, reason, state, self.now, predicted, limit)
-        return replace(decision, demand=self.demand), state
-
-
-def _result(
-    pool: str,
-    current: int,
-    desired: int,
-    rule: str,
-    reason: str,
-    state: AutoState,
-    now: float,
-    predicted: int = 0,
-    limit: str = "",
-) -> tuple[AutoDecision, AutoState]:
-    if desired != current:
-        direction = 1 if desired > current else -1
-        reversals = state.reversals + ((now,) if state.direction and direction != state.direction else ())
-        state = replace(state, desired=desired, direction=direction, reversals=reversals)
-        if direction < 0:
-            state = replace(state, probe=None)  # a scale-up's effect cannot be judged across a scale-down
-    decision = AutoDecision(pool, current, desired, rule, reason, predicted=predicted, limit=limit)
-    return decision, state
+        now, current = self.now, self.current
+        if desired != current:
+            direction = 1 if desired > current else -1
+            flapped = state.direction and direction != state.direction and now - state.changed_at < self.flap_window
+            flaps = (*state.flaps, now) if flapped else state.flaps
+            state = replace(state, desired=desired, direction=direction, flaps=flaps, changed_at=now)
+            if direction < 0:
+                state = replace(state, probe=None)  # a scale-up's effect cannot be judged across a scale-down
+        decision = AutoDecision(
+            self.pool, current, desired, rule, reason, predicted=predicted, limit=limit, demand=self.demand
+        )
+        return decision, state

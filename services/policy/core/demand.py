@@ -1,4 +1,10 @@
-"""How many agents a pool needs right now, from its queue and task figures, and which signal says so."""
+"""How many agents a pool needs right now, from its queue and task figures, and which signal says so.
+
+A fluid model of the queue: ``n`` busy agents finish ``n / s`` tasks a second (``s`` the mean service time),
+so the last of ``pending`` queued tasks starts after ``pending * s / n`` seconds, and within the target wait
+``w`` when ``n >= pending * s / w``; the queue does not grow when ``n >= rate * s`` (Little's law). The
+pool needs the larger of the two: queued tasks use the wait budget instead of getting an agent each.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ from dataclasses import dataclass
 from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.pools import AutoConfig
 
-WAIT_BOOST_CAP = 2.0
+WAIT_MARGIN = 0.5
+"""Share of the target wait the backlog is sized for: the last queued task should start with time to spare."""
+WAIT_BOOST_CAP = 1.5
 """The most the wait signal multiplies the busy agents by in one decision: waits lag behind scaling (they
 are measured over tasks already started), so a late figure must not send the count soaring."""
 
@@ -17,49 +25,42 @@ are measured over tasks already started), so a late figure must not send the cou
 class Demand:
     agents: int
     """Agents needed."""
+    steady: int
+    """The part that the arrivals alone need (Little's law): what the load profile learns."""
     signal: str
-    """Which input set the figure: ``arrivals`` (Little's law), ``backlog`` or ``wait``."""
+    """Which input set the figure: ``arrivals``, ``backlog`` or ``wait``."""
     reason: str
 
 
-def demand(obs: Observation, config: AutoConfig) -> Demand:
-    """The agents needed to keep up with arrivals and start every queued task within the target wait.
+def demand(obs: Observation, config: AutoConfig, rate: float) -> Demand:
+    """The agents needed to keep up with ``rate`` arrivals a second (smoothed by the caller) and start every
+    queued task within the target wait.
 
-    - **Arrivals** (Little's law): ``arrival_rate x service_time`` agents are busy on average; divided by the
-      target utilization, so the rest absorb the noise of arrivals.
-    - **Backlog**: the tasks in progress keep their agents; the queued ones need ``pending x service_time /
-      target_wait`` more agents to all start within the target wait. Until a task has finished (service
-      time unknown, e.g. scaling from zero), every unfinished task gets an agent.
-    - **Wait**: when tasks are queueing and the 95th-percentile wait is over the target, the busy agents
-      times how far over (at most twice).
+    - **Arrivals**: ``rate x service_time`` agents busy on average, divided by the target utilization.
+    - **Backlog**: enough agents that every queued task starts within the target wait (``WAIT_MARGIN`` of
+      it). Until a task has finished (service time unknown, e.g. scaling from zero), every unfinished task
+      gets an agent.
+    - **Wait**: when tasks queue and the 95th-percentile wait is over the target, the busy agents times how
+      far over (at most 1.5 times).
     """
     s = obs.service_time
     if s <= 0:
-        n = obs.backlog
-        return Demand(n, "backlog", f"{obs.pending} queued + {obs.in_flight} in progress, service time not yet known")
-    arrivals = math.ceil(obs.arrival_rate * s / config.utilization - 1e-9)
-    queued = math.ceil(obs.pending * s / config.target_wait - 1e-9)
-    backlog = max(obs.in_flight, arrivals) + queued
-    candidates = [
-        Demand(
-            arrivals,
-            "arrivals",
-            f"{obs.arrival_rate:.2f} tasks/s x {s:.2f} s per task / {config.utilization:.0%} utilization",
-        ),
-        Demand(
-            backlog,
-            "backlog",
-            f"{obs.pending} queued x {s:.2f} s / {config.target_wait:g} s target wait on top of "
-            f"{max(obs.in_flight, arrivals)} busy",
-        ),
-    ]
-    if obs.pending > 0 and obs.wait_p95 > config.target_wait:
-        boost = min(obs.wait_p95 / config.target_wait, WAIT_BOOST_CAP)
-        candidates.append(
-            Demand(
-                math.ceil(max(obs.busy, 1) * boost),
-                "wait",
-                f"p95 wait {obs.wait_p95:.1f} s over the {config.target_wait:g} s target with {obs.pending} queued",
-            )
-        )
-    return max(candidates, key=lambda d: d.agents)
+        n = obs.in_flight + obs.pending
+        return Demand(n, 0, "backlog", f"{obs.pending} queued + {obs.in_flight} in progress, service time unknown")
+    exact = rate * s / config.utilization
+    steady = math.ceil(exact - 1e-9)
+    words = f"{rate:.2f} tasks/s x {s:.2f} s per task / {config.utilization:.0%} utilization"
+    best = Demand(steady, steady, "arrivals", words)
+    if obs.pending:
+        wait = config.target_wait * WAIT_MARGIN
+        n = math.ceil(obs.pending * s / wait - 1e-9)
+        if n > steady:
+            words = f"{obs.pending} queued x {s:.2f} s per task, all to start within {wait:g} s"
+            best = Demand(n, steady, "backlog", words)
+        if obs.wait_p95 > config.target_wait:
+            boost = min(obs.wait_p95 / config.target_wait, WAIT_BOOST_CAP)
+            n = math.ceil(max(obs.busy, 1) * boost)
+            if n > best.agents:
+                words = f"p95 wait {obs.wait_p95:.1f} s over the {config.target_wait:g} s target, {obs.pending} queued"
+                best = Demand(n, steady, "wait", words)
+    return best
