@@ -40,3 +40,12 @@ def test_floor_benchmark_runs_small() -> None:
     out = run_bench("floor.py", "--children", "8", "--window", "4", "--agents-uss", "6.0")
     assert "USS per idle worker" in out and "agent USS / floor" in out, out
     assert "8 -> 0" in out and "8 exited 0" in out, out
+
+
+def test_autoscale_evaluation_runs_on_a_trace_file(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("".join(f'{{"t": {i * 0.5}, "service_s": 2.0}}\n' for i in range(200)))
+    out = run_bench("autoscale.py", "--trace", str(trace))
+    for policy in ("agentscaler", "HPA-like", "KEDA-like", "static-peak"):
+        assert f"\n{policy} " in out, out
+    assert "goal: slack" in out and "wall time" in out, out
