@@ -27,6 +27,9 @@ class AutoConfig(Message, frozen=True, kw_only=True):
     """Seconds a task should wait in the queue before an agent starts it (95th percentile)."""
     utilization: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.95
     """Share of its agents a pool should keep busy under steady load: the rest absorb arrival noise."""
+    rate_smoothing: Positive = 15.0
+    """Seconds over which the arrival rate is smoothed: a burst shows up as backlog at once, while a noisy rate
+    must not move the count."""
     max_step_up: Annotated[int, msgspec.Meta(ge=1)] = 500
     """The most agents one decision adds."""
     scale_down_window: Positive = 10.0

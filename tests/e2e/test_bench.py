@@ -49,3 +49,8 @@ def test_autoscale_evaluation_runs_on_a_trace_file(tmp_path: Path) -> None:
     for policy in ("agentscaler", "HPA-like", "KEDA-like", "static-peak"):
         assert f"\n{policy} " in out, out
     assert "goal: slack" in out and "wall time" in out, out
+
+
+def test_replay_benchmark_runs_small() -> None:
+    out = run_bench("replay.py", "--kind", "steady", "--speed", "20", "--duration", "60")
+    assert "live/sim" in out and "unfinished tasks: live 0," in out, out

@@ -2,7 +2,7 @@
 
 Pure: the caller feeds the pool's latest observation and keeps the state it gets back. The rules:
 
-1. **Demand** (``demand.py``): Little's law on the arrival rate (smoothed over ``RATE_TAU``), plus the
+1. **Demand** (``demand.py``): Little's law on the arrival rate (smoothed over ``rate_smoothing``), plus the
    queued tasks the starting agents will not take, weighed against the target wait; the p95 wait corrects
    it when tasks wait too long.
 2. **Prediction** (``profile.py``): where the load recurs at this time of the season, the learned peak is a
@@ -33,9 +33,6 @@ CPU_SATURATED = 95.0
 """Host CPU use (%) at and above which no agent is added: more processes would only share the same cores."""
 IOWAIT_SATURATED = 40.0
 """Host I/O wait (% of CPU time) at and above which no agent is added."""
-RATE_TAU = 15.0
-"""Seconds over which the arrival rate is smoothed (exponentially): a burst shows up as backlog at once, a
-noisy rate must not move the count."""
 FLAP_MEMORY = 10
 """Flap windows over which flaps count towards the penalty."""
 MAX_PENALTY = 4
@@ -110,7 +107,7 @@ def decide_auto(
         reason = "no recent snapshot of the pool: holding" + (f", within {low}..{high}" if target != current else "")
         return _Finish(pool, current, now, config.flap_window)(target, "auto.no_data", reason, state)
 
-    rate = _smoothed(state, obs, now)
+    rate = _smoothed(state, obs, now, config.rate_smoothing)
     need = demand(obs, config, rate)
     done = _Finish(pool, current, now, config.flap_window, need.agents)
     profile = state.profile if state.profile.season == config.season else Profile(season=config.season)
@@ -205,11 +202,11 @@ def _judge_probe(state: AutoState, obs: Observation, now: float) -> AutoState:
     return replace(state, ceiling=Ceiling(probe.after, now + PLATEAU_HOLD, reason))
 
 
-def _smoothed(state: AutoState, obs: Observation, now: float) -> float:
-    """The arrival rate smoothed exponentially over ``RATE_TAU`` seconds of decisions."""
+def _smoothed(state: AutoState, obs: Observation, now: float, tau: float) -> float:
+    """The arrival rate smoothed exponentially over ``tau`` seconds of decisions."""
     if state.rate_at is None or now <= state.rate_at:
         return obs.arrival_rate if state.rate_at is None else state.rate
-    weight = 1 - math.exp(-(now - state.rate_at) / RATE_TAU)
+    weight = 1 - math.exp(-(now - state.rate_at) / tau)
     return state.rate + weight * (obs.arrival_rate - state.rate)
 
 
