@@ -54,3 +54,8 @@ def test_autoscale_evaluation_runs_on_a_trace_file(tmp_path: Path) -> None:
 def test_replay_benchmark_runs_small() -> None:
     out = run_bench("replay.py", "--kind", "steady", "--speed", "20", "--duration", "60")
     assert "live/sim" in out and "unfinished tasks: live 0," in out, out
+
+
+def test_burst_benchmark_runs_small() -> None:
+    out = run_bench("burst.py", "--tasks", "40", "--agents", "8", "--task", "0.2")
+    assert "first decision published" in out and "8 agents running" in out and "ratio auto/manual" in out, out
