@@ -135,6 +135,7 @@ async def _demo(url: str, speed: float, data_dir: Path) -> int:
         script = Script(client, speed)
         runner = asyncio.create_task(script.run(stop))
         tty = sys.stdout.isatty()
+        shown = 0  # without a terminal every script line is printed once, not just the latest few
         while not stop.is_set():
             try:
                 snap = await client.status()
@@ -147,9 +148,10 @@ async def _demo(url: str, speed: float, data_dir: Path) -> int:
                         "",
                         render_status(snap),
                         "",
-                        *script.log[-8:],
+                        *(script.log[-8:] if tty else script.log[shown:]),
                     ]
                 )
+                shown = len(script.log)
                 print((CLEAR if tty else "\n") + frame, flush=True)
             await wait_or_stop(stop, 1.0 if tty else 3.0)
         await runner
