@@ -59,3 +59,8 @@ def test_replay_benchmark_runs_small() -> None:
 def test_burst_benchmark_runs_small() -> None:
     out = run_bench("burst.py", "--tasks", "40", "--agents", "8", "--task", "0.2")
     assert "first decision published" in out and "8 agents running" in out and "ratio auto/manual" in out, out
+
+
+def test_arrivals_benchmark_runs_small() -> None:
+    out = run_bench("arrivals.py", "--rate", "200", "--seconds", "1")
+    assert "counting arrivals costs" in out and "auto pool" in out and "manual pool" in out, out
