@@ -32,9 +32,16 @@ def test_a_pool_at_zero_starts_its_first_task_within_a_second_and_returns_to_zer
 
     wait_until(lambda: system.status("e2e")["desired"] == 0, timeout=60, what="back to zero")
     wait_until(lambda: not agent_processes(system.host), timeout=30, what="every agent gone")
-    history = system.cli("history", "--pool", "e2e", "--json").stdout.splitlines()
-    rules = [json.loads(line)["rule"] for line in history]
-    assert "mode.auto" in rules and "auto.scale_from_zero" in rules and "auto.scale_to_zero" in rules, rules
 
-    system.cli("manual", "--pool", "e2e")
-    assert system.status("e2e")["mode"] == "manual"
+    def rules() -> list[str]:
+        lines = system.cli("history", "--pool", "e2e", "--json").stdout.splitlines()
+        return [json.loads(line)["rule"] for line in lines]
+
+    recorded = wait_until(
+        lambda: (r := rules()) and {"mode.auto", "auto.scale_from_zero", "auto.scale_to_zero"} <= set(r) and r,
+        what="the decisions in the history",
+    )
+    assert recorded.index("auto.scale_from_zero") < recorded.index("auto.scale_to_zero"), recorded
+
+    assert "manual mode, holding 0 agents" in system.cli("manual", "--pool", "e2e").stdout
+    wait_until(lambda: system.status("e2e")["mode"] == "manual", what="manual mode in status")

@@ -69,6 +69,8 @@ async def test_auto_mode_wakes_on_the_first_task_within_a_second(policy_up: None
     await eventually(lambda: _at_least(nc, 1), timeout=5, what="scaled from zero")
     woke = time.monotonic() - start
     assert woke < 1.0, f"the first task woke the pool after {woke:.2f}s"
+    # The event is published right after the desired count is written: it may arrive a moment later.
+    await eventually(lambda: asyncio.sleep(0, any(e.desired == 1 for e in seen)), what="the decision event")
     event = next(e for e in seen if e.desired == 1)
     assert (event.rule, event.trigger, event.mode, event.applied) == ("auto.scale_from_zero", "arrival", "auto", True)
     assert event.inputs is not None and event.inputs.pending == 1
