@@ -7,19 +7,21 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from agentscaler.shared.codec import encode
 from agentscaler.shared.errors import AgentscalerError
-from agentscaler.shared.messages.pools import AutoConfig, PoolConfig
+from agentscaler.shared.messages.pools import PoolConfig
 from agentscaler.shared.settings import describe
 from agentscaler.shared.telemetry.logging import configure_logging
 
 from . import demo, launcher
 from .client import Client, connected
 from .render import render_status
+
+T = TypeVar("T")
 
 
 class BadInput(AgentscalerError):
@@ -107,16 +109,9 @@ async def _wait_for_count(client: Client, pool: str, n: int, timeout: float) -> 
 
 async def _auto(client: Client, args: argparse.Namespace) -> int:
     base = (await client.pool(args.pool)).config.auto
-    changes: dict[str, Any] = {
-        field: getattr(args, field)
-        for field in ("min_agents", "max_agents", "target_wait", "scale_down_window", "predict")
-        if getattr(args, field) is not None
-    }
+    changes = _given(args, "min_agents", "max_agents", "target_wait", "scale_down_window", "predict")
     changes["dry_run"] = args.dry_run
-    try:
-        auto = msgspec.convert(msgspec.to_builtins(base) | changes, AutoConfig)
-    except msgspec.ValidationError as exc:
-        raise BadInput(f"invalid auto settings: {exc}") from None
+    auto = _changed(base, changes, "auto")
     info = await client.set_mode(args.pool, "auto", auto)
     bounds = f"{auto.min_agents}..{info.config.max_agents if auto.max_agents is None else auto.max_agents}"
     what = "forecasting (dry run: decisions are published, not applied)" if auto.dry_run else "sizing"
@@ -223,33 +218,40 @@ async def _pool_set(client: Client, args: argparse.Namespace) -> int:
         if getattr(exc, "code", "") != "unknown_pool":
             raise
         base = PoolConfig(name=args.name)
-    changes = {
-        field: getattr(args, field)
-        for field in (
-            "handler",
-            "max_agents",
-            "ack_wait",
-            "max_attempts",
-            "drain_timeout",
-            "agent_memory_mb",
-            "agent_memory_limit_mb",
-            "agent_pids_limit",
-            "heartbeat_interval",
-            "pull_timeout",
-            "prefetch",
-            "spawn",
-        )
-        if getattr(args, field) is not None
-    }
+    changes = _given(
+        args,
+        "handler",
+        "max_agents",
+        "ack_wait",
+        "max_attempts",
+        "drain_timeout",
+        "agent_memory_mb",
+        "agent_memory_limit_mb",
+        "agent_pids_limit",
+        "heartbeat_interval",
+        "pull_timeout",
+        "prefetch",
+        "spawn",
+    )
     if args.env:
         changes["env"] = dict(base.env) | dict(_key_value(item) for item in args.env)
-    try:
-        config = msgspec.convert(msgspec.to_builtins(base) | changes, PoolConfig)
-    except msgspec.ValidationError as exc:
-        raise BadInput(f"invalid pool settings: {exc}") from None
+    config = _changed(base, changes, "pool")
     info = await client.set_pool(config)
     _print_pool(info.config, info.state.desired, info.state.mode)
     return 0
+
+
+def _given(args: argparse.Namespace, *fields: str) -> dict[str, Any]:
+    """The options among ``fields`` that were given on the command line."""
+    return {field: getattr(args, field) for field in fields if getattr(args, field) is not None}
+
+
+def _changed(base: T, changes: dict[str, Any], what: str) -> T:
+    """``base`` with ``changes`` applied and validated; invalid values are the user's to fix."""
+    try:
+        return msgspec.convert(msgspec.to_builtins(base) | changes, type(base))
+    except msgspec.ValidationError as exc:
+        raise BadInput(f"invalid {what} settings: {exc}") from None
 
 
 def _key_value(item: str) -> tuple[str, str]:

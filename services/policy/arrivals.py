@@ -28,12 +28,15 @@ class Arrivals:
         self.subs: dict[str, Subscription] = {}
         self.counts: dict[str, deque[list[int]]] = {}
         """Per pool, [bucket, arrivals] for the buckets since the last snapshot, oldest first."""
+        self.totals: dict[str, int] = {}
+        """Per pool, the arrivals in its buckets: read on every arrival, so kept, not summed."""
 
     async def watch(self, pool: str) -> None:
         if pool in self.subs:
             return
         counts: deque[list[int]] = deque()
         self.counts[pool] = counts
+        self.totals[pool] = 0
 
         async def on_msg(_: Msg) -> None:
             bucket = math.floor(time.time() / BUCKET)
@@ -41,6 +44,7 @@ class Arrivals:
                 counts[-1][1] += 1
             else:
                 counts.append([bucket, 1])
+            self.totals[pool] += 1
             self.on_arrival(pool)
 
         self.subs[pool] = await self.nc.subscribe(subjects.task_subject(pool), cb=on_msg)
@@ -48,16 +52,17 @@ class Arrivals:
     async def unwatch(self, pool: str) -> None:
         sub = self.subs.pop(pool, None)
         self.counts.pop(pool, None)
+        self.totals.pop(pool, None)
         if sub is not None:
             await sub.unsubscribe()
 
     def since_snapshot(self, pool: str) -> int:
         """Tasks submitted to ``pool`` that the latest snapshot (see :meth:`snapshot_taken`) did not count."""
-        return sum(n for _, n in self.counts.get(pool, ()))
+        return self.totals.get(pool, 0)
 
     def snapshot_taken(self, pool: str, at: float) -> None:
         """A snapshot taken at ``at`` counts the tasks queued until then: forget those arrivals (a snapshot
         read after a burst that followed it must not hide the burst)."""
         counts = self.counts.get(pool)
         while counts and (counts[0][0] + 1) * BUCKET <= at:
-            counts.popleft()
+            self.totals[pool] -= counts.popleft()[1]

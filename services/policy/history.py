@@ -24,7 +24,6 @@ log = structlog.get_logger()
 class _Interval:
     started: float
     demand: int = 0
-    last: DemandSample | None = None
 
 
 class DemandRecorder:
@@ -41,7 +40,9 @@ class DemandRecorder:
             return
         current = self.pools.setdefault(pool, _Interval(started=now))
         current.demand = max(current.demand, decision.demand)
-        current.last = DemandSample(
+        if now - current.started < self.interval:
+            return
+        sample = DemandSample(
             pool=pool,
             at=now,
             demand=current.demand,
@@ -52,9 +53,8 @@ class DemandRecorder:
             arrival_rate=obs.arrival_rate,
             service_time=obs.service_time,
         )
-        if now - current.started >= self.interval:
-            await publish(self.nc, subjects.history_subject(pool), current.last, traced=False)
-            self.pools[pool] = _Interval(started=now)
+        await publish(self.nc, subjects.history_subject(pool), sample, traced=False)
+        self.pools[pool] = _Interval(started=now)
 
     def forget(self, pool: str) -> None:
         self.pools.pop(pool, None)

@@ -186,24 +186,28 @@ class Policy:
                 new_state = msgspec.structs.replace(state, desired=decision.desired)
                 await self._apply(decision, new_state, revision, trigger, inputs=outcome.inputs)
             elif outcome.publish:
-                await self._publish(decision, trigger, now, inputs=outcome.inputs, applied=not decision.changed)
+                await self._publish(
+                    decision, trigger, now, mode="auto", inputs=outcome.inputs, applied=not decision.changed
+                )
             return
-        pool_snapshot = self._pool_snapshot(config.name)
+        pool_snapshot = self._pool_snapshot(config.name, self._latest())
         decision, new_state = decide(pool_snapshot, config, state, now)
         if decision.changed:
             await self._apply(decision, new_state, revision, trigger)
 
     def _view(self, pool: str) -> View:
-        latest = max(self.snapshots.values(), key=lambda s: s.at, default=None)
+        latest = self._latest()
         cap = capacity(self.snapshots.values(), time.time(), self.s.snapshot_max_age)
         return View(
-            pool=self._pool_snapshot(pool),
+            pool=self._pool_snapshot(pool, latest),
             host=None if latest is None else latest.host,
             agents_fit=None if cap is None else cap.agents_fit,
         )
 
-    def _pool_snapshot(self, pool: str) -> PoolSnapshot | None:
-        latest = max(self.snapshots.values(), key=lambda s: s.at, default=None)
+    def _latest(self) -> Snapshot | None:
+        return max(self.snapshots.values(), key=lambda s: s.at, default=None)
+
+    def _pool_snapshot(self, pool: str, latest: Snapshot | None) -> PoolSnapshot | None:
         if latest is None:
             return None
         return next((p for p in latest.pools if p.name == pool), None)
@@ -224,7 +228,7 @@ class Policy:
             await self.store.write_state(new_state, revision)
         except Conflict as exc:
             raise Refused("conflict", str(exc)) from None
-        await self._publish(decision, trigger, now, inputs=inputs, mode=new_state.mode)
+        await self._publish(decision, trigger, now, mode=new_state.mode, inputs=inputs)
         log.info(
             "desired count changed",
             pool=decision.pool,
@@ -239,9 +243,9 @@ class Policy:
         trigger: str,
         now: float,
         *,
+        mode: str,
         inputs: Observation | None = None,
         applied: bool = True,
-        mode: str = "auto",
     ) -> None:
         auto = isinstance(decision, AutoDecision)
         event = DecisionEvent(
@@ -252,7 +256,7 @@ class Policy:
             reason=decision.reason,
             trigger=trigger,  # type: ignore[arg-type]
             at=now,
-            mode="auto" if auto else mode,  # type: ignore[arg-type]
+            mode=mode,  # type: ignore[arg-type]
             applied=applied,
             predicted=decision.predicted if auto else 0,
             limit=decision.limit if auto else "",

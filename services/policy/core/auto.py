@@ -2,9 +2,9 @@
 
 Pure: the caller feeds the pool's latest observation and keeps the state it gets back. The rules:
 
-1. **Demand** (``demand.py``): Little's law on the arrival rate (smoothed over ``rate_smoothing``), plus the
-   queued tasks the starting agents will not take, weighed against the target wait; the p95 wait corrects
-   it when tasks wait too long.
+1. **Demand** (``demand.py``): the larger of Little's law on the arrival rate (smoothed over
+   ``rate_smoothing``) and the agents that start every queued task within the target wait; the p95 wait
+   corrects it when tasks wait too long.
 2. **Prediction** (``profile.py``): where the load recurs at this time of the season, the learned peak is a
    floor. It only ever adds agents, and the decision says when it did.
 3. **Scale up at once**, by at most ``max_step_up`` per decision, past a tolerance band.
@@ -36,7 +36,7 @@ IOWAIT_SATURATED = 40.0
 FLAP_MEMORY = 10
 """Flap windows over which flaps count towards the penalty."""
 MAX_PENALTY = 4
-"""Reversals beyond which the anti-flap penalty stops growing (the window at most 16 times as long)."""
+"""Flaps beyond which the anti-flap penalty stops growing (the window at most 16 times as long)."""
 PLATEAU_SETTLE = 15.0
 """Seconds at least after a scale-up before its effect on throughput is judged (more for long tasks)."""
 PLATEAU_GAIN = 0.25
