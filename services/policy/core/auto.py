@@ -43,6 +43,13 @@ PLATEAU_GAIN = 0.25
 """A scale-up that raised throughput by less than this share of the proportional gain hit a plateau."""
 PLATEAU_HOLD = 300.0
 """Seconds the pool stays capped after a plateau before the policy probes for more again."""
+PLATEAU_PROBE = 1.0
+"""The least a scale-up must add, as a share of the agents before it, for its throughput to be judged."""
+PLATEAU_EVIDENCE = 20.0
+"""The extra tasks a judged scale-up must be expected to finish over its settling time. A throughput is a
+count of tasks in a window, and chance moves a count by its square root: more than a small step in a small
+pool would. Judging such a step would cap a pool that is merely busy; under a real upstream limit the
+queue grows until the backlog asks for a step big enough to tell."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +198,8 @@ def _judge_probe(state: AutoState, obs: Observation, now: float) -> AutoState:
     if obs.pending == 0 or obs.agents < probe.after or probe.before == 0:
         return state  # the queue emptied or the agents are not all there: nothing to learn
     expected = probe.after / probe.before - 1
+    if expected < PLATEAU_PROBE or probe.throughput * expected * probe.settle < PLATEAU_EVIDENCE:
+        return state  # too few extra tasks to tell a plateau from chance
     gained = obs.throughput / probe.throughput - 1
     if gained >= PLATEAU_GAIN * expected:
         return state
