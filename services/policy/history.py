@@ -24,11 +24,14 @@ log = structlog.get_logger()
 class _Interval:
     started: float
     demand: int = 0
+    steady_total: float = 0.0
+    decisions: int = 0
 
 
 class DemandRecorder:
-    """Keeps each auto pool's peak demand over ``interval`` seconds and publishes it as a sample, so that a
-    short peak between two samples is still recorded."""
+    """Keeps each auto pool's demand over ``interval`` seconds and publishes it as a sample: the peak, so
+    that a short peak between two samples is still recorded, and the mean of the arrivals' part, which the
+    load profile learns."""
 
     def __init__(self, nc: Client, interval: float) -> None:
         self.nc = nc
@@ -40,6 +43,8 @@ class DemandRecorder:
             return
         current = self.pools.setdefault(pool, _Interval(started=now))
         current.demand = max(current.demand, decision.demand)
+        current.steady_total += decision.steady
+        current.decisions += 1
         if now - current.started < self.interval:
             return
         sample = DemandSample(
@@ -52,6 +57,7 @@ class DemandRecorder:
             in_flight=obs.in_flight,
             arrival_rate=obs.arrival_rate,
             service_time=obs.service_time,
+            steady=current.steady_total / current.decisions,
         )
         await publish(self.nc, subjects.history_subject(pool), sample, traced=False)
         self.pools[pool] = _Interval(started=now)
@@ -70,7 +76,7 @@ async def learn_profile(js: JetStreamContext, pool: str, season: float, now: flo
         except BadMessage as exc:
             log.warning("skipping a malformed history sample", pool=pool, error=str(exc))
             continue
-        profile = profile.observe(sample.at, sample.demand)
+        profile = profile.observe(sample.at, sample.demand if sample.steady is None else sample.steady)
         samples += 1
     log.info("learned the load profile from history", pool=pool, samples=samples)
     return profile

@@ -82,3 +82,6 @@ class DemandSample(Message, frozen=True, kw_only=True):
     in_flight: int
     arrival_rate: float
     service_time: float
+    steady: float | None = None
+    """The mean agents the arrivals alone needed over the interval (Little's law): what the load profile
+    learns. None in samples without it; the profile then learns ``demand``."""

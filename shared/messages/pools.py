@@ -25,8 +25,11 @@ class AutoConfig(Message, frozen=True, kw_only=True):
     """The most agents the policy starts; None for the pool's ``max_agents``."""
     target_wait: Positive = 5.0
     """Seconds a task should wait in the queue before an agent starts it (95th percentile)."""
-    utilization: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.95
-    """Share of its agents a pool should keep busy under steady load: the rest absorb arrival noise."""
+    utilization: Annotated[float, msgspec.Meta(gt=0, le=1)] = 1.0
+    """Share of its agents a pool should keep busy under steady load. At 1 (the default) no agent is kept
+    idle for arrival noise: a task that finds every agent busy waits a moment in the queue, and the backlog
+    rule adds agents when the wait would exceed the target. Lower it to trade idle agents for shorter waits
+    (e.g. for agents that take many seconds to start)."""
     rate_smoothing: Positive = 15.0
     """Seconds over which the arrival rate is smoothed: a burst shows up as backlog at once, while a noisy rate
     must not move the count."""
@@ -38,8 +41,9 @@ class AutoConfig(Message, frozen=True, kw_only=True):
     tolerance: Share = 0.1
     """Relative change below which the count is left alone (no scaling on noise)."""
     flap_window: Positive = 60.0
-    """A reversal of direction this soon (seconds) after the last change is a flap: each flap in the last ten
-    flap windows doubles the scale-down window and widens the tolerance."""
+    """A scale-up this soon (seconds) after a scale-down is a flap. Up to ten flaps in the last ten flap
+    windows are noise being followed; each one beyond doubles the scale-down window (up to 16 times) and
+    widens the tolerance a scale-down must clear."""
     predict: bool = True
     """Raise the floor ahead of load that recurs at the same time of day or week (learned from history)."""
     season: Positive = 86400.0

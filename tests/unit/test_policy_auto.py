@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from agentscaler.services.policy.core.auto import (
     CPU_SATURATED,
+    FLAP_ALLOWANCE,
     PLATEAU_HOLD,
     AutoDecision,
     AutoState,
@@ -60,15 +61,21 @@ def run(
 
 # --- demand ---------------------------------------------------------------------------------------------
 
+EIGHTEEN = {"service_time": 2.0, "agents": 18, "in_flight": 18, "busy": 18}
+
 
 @pytest.mark.parametrize(
     ("fields", "rate", "agents", "signal"),
     [
         ({"pending": 1}, 0.0, 1, "backlog"),  # scale from zero: service time unknown, an agent per task
         ({"pending": 30, "in_flight": 4, "busy": 4}, 0.0, 34, "backlog"),
-        ({"service_time": 2.0, "in_flight": 18, "busy": 18}, 9.5, 20, "arrivals"),  # 19 busy / 0.95
-        ({"service_time": 2.0, "in_flight": 18, "busy": 18, "pending": 40}, 9.5, 32, "backlog"),  # 40 x 2 s / 2.5 s
-        ({"service_time": 2.0, "in_flight": 18, "busy": 18, "pending": 5}, 9.5, 20, "arrivals"),  # the wait absorbs 5
+        (EIGHTEEN, 9.5, 19, "arrivals"),  # 9.5/s x 2 s busy
+        (EIGHTEEN | {"pending": 40}, 9.5, 32, "backlog"),  # 40 x 2 s / 2.5 s
+        (EIGHTEEN | {"pending": 5}, 9.5, 19, "arrivals"),  # the wait absorbs 5
+        # a small pool: its 4 agents free up 2.5 s apart, so a queued task gets an agent of its own
+        ({"service_time": 10.0, "agents": 4, "in_flight": 4, "busy": 4, "pending": 1}, 0.3, 5, "backlog"),
+        # a large one: 80 agents free up 0.125 s apart, and 10 queued tasks start within the wait
+        ({"service_time": 10.0, "agents": 80, "in_flight": 80, "busy": 80, "pending": 10}, 7.8, 78, "arrivals"),
         ({"busy": 10, "pending": 2, "service_time": 0.1, "wait_p95": 15.0}, 0.0, 15, "wait"),  # at most 1.5x busy
     ],
 )
@@ -95,8 +102,8 @@ def test_a_burst_is_met_at_once_in_bounded_steps() -> None:
 
 def test_small_changes_inside_the_tolerance_are_ignored() -> None:
     state = AutoState(desired=20)
-    steady = {"arrival_rate": 9.9, "service_time": 2.0, "in_flight": 18, "busy": 18, "agents": 20}
-    [decision], _ = run([(0.0, obs(**steady))], state=state)  # needs 21 (19.8 / 0.95): +1 < 10% of 20
+    steady = {"arrival_rate": 10.4, "service_time": 2.0, "in_flight": 18, "busy": 18, "agents": 20}
+    [decision], _ = run([(0.0, obs(**steady))], state=state)  # needs 21 (10.4/s x 2 s): +1 < 10% of 20
     assert (decision.desired, decision.rule) == (20, "auto.hold")
 
 
@@ -121,11 +128,12 @@ def test_down_to_zero_only_when_nothing_is_in_flight() -> None:
     assert decisions[-1].desired == 0 and any(d.rule == "auto.scale_to_zero" for d in decisions)
 
 
-def test_reversals_lengthen_the_scale_down_window() -> None:
-    config = msgspec.structs.replace(CONFIG, scale_down_window=10.0)
+def oscillate(cycles: int, config: AutoConfig = CONFIG, gap: float = 1.0) -> list[AutoDecision]:
+    """A pool driven up by a burst, down once idle, and up again ``gap`` seconds after each scale-down:
+    the scale-downs, in order."""
     burst, idle = obs(pending=20), obs()
     t, state, downs = 0.0, AutoState(), []
-    for _ in range(3):  # up, then down after the window, repeatedly
+    for _ in range(cycles):
         [up], state = run([(t, burst)], config, state=state)
         assert up.desired == 20
         t += 1
@@ -135,9 +143,34 @@ def test_reversals_lengthen_the_scale_down_window() -> None:
             if d.desired < 20:
                 downs.append(d)
                 break
-    windows = [float(d.reason.split("last ")[1].split(" s")[0]) for d in downs]
-    assert windows == [10.0, 40.0, 160.0]  # each cycle is two reversals (down after up, up after down)
-    assert "anti-flap" in downs[-1].reason
+        t += gap - 1
+    return downs
+
+
+def window_of(decision: AutoDecision) -> float:
+    return float(decision.reason.split("last ")[1].split(" s")[0])
+
+
+def test_oscillating_lengthens_the_scale_down_window() -> None:
+    downs = oscillate(FLAP_ALLOWANCE + 4)
+    windows = [window_of(d) for d in downs]
+    # the first scale-up is no flap, the next FLAP_ALLOWANCE are allowed, each one beyond doubles the window
+    assert windows == [10.0] * (FLAP_ALLOWANCE + 1) + [20.0, 40.0, 80.0]
+    assert "anti-flap" in downs[-1].reason and "anti-flap" not in downs[FLAP_ALLOWANCE].reason
+
+
+def test_scaling_up_long_after_a_scale_down_is_no_flap() -> None:
+    downs = oscillate(FLAP_ALLOWANCE + 4, gap=CONFIG.flap_window + 1)
+    assert {window_of(d) for d in downs} == {CONFIG.scale_down_window}
+
+
+def test_a_burst_served_does_not_hold_agents_on_its_rate() -> None:
+    """800 tasks in 10 s lift the smoothed rate for a minute; once they are served, the rate of the last
+    window sizes the pool."""
+    state = AutoState(desired=400, rate=80.0, rate_at=0.0)
+    after = obs(agents=400, busy=4, in_flight=4, arrival_rate=0.5, service_time=8.0)
+    decisions, _ = run([(float(t), after) for t in range(1, 13)], state=state)
+    assert decisions[-1].desired == 4 and any(d.rule == "auto.scale_down" for d in decisions)
 
 
 def test_no_agents_added_while_the_cpu_is_saturated() -> None:
@@ -174,6 +207,19 @@ def test_a_scale_up_that_brings_no_throughput_caps_the_pool() -> None:
     assert decisions[1].limit == "plateau" and "upstream" in decisions[1].reason
     assert decisions[2].desired == decisions[1].desired  # holds, says why
     assert state.ceiling is not None and state.ceiling.until == 20.0 + PLATEAU_HOLD
+
+
+def test_a_small_step_in_a_small_pool_is_not_judged() -> None:
+    """20 agents doing 2 tasks/s get 3 more: whether 20 or 23 tasks finish in the next 10 s is chance, and
+    must not cap a pool whose queue is growing."""
+    state = AutoState(desired=20)
+    busy = {"pending": 3, "service_time": 10.0, "throughput": 2.0, "arrival_rate": 2.3}
+    [up], state = run([(0.0, obs(agents=20, busy=20, in_flight=20, **busy))], state=state)
+    assert up.desired == 23 and state.probe is not None
+    later = obs(agents=up.desired, busy=up.desired, in_flight=up.desired, **(busy | {"pending": 12}))
+    decisions, state = run([(40.0, later), (41.0, later)], state=state)
+    assert all(d.limit != "plateau" for d in decisions) and state.ceiling is None
+    assert decisions[-1].desired > up.desired
 
 
 def test_a_scale_up_that_raises_throughput_is_not_a_plateau() -> None:
@@ -213,6 +259,15 @@ def test_the_profile_predicts_only_after_a_season() -> None:
     assert profile.predict(season + 3 * SLOT + 10) == 40
     assert profile.predict(season + 3 * SLOT - 60) == 40  # LEAD ahead of the slot
     assert profile.predict(season + 6 * SLOT) == 5
+
+
+def test_the_profile_learns_a_slots_mean_not_its_peak() -> None:
+    """One noisy moment of 50 in a slot of 5s: a floor at 50 would keep 45 agents idle all slot long."""
+    season = 4 * SLOT
+    profile = Profile(season=season)
+    for t in range(0, int(season) + 1, 30):
+        profile = profile.observe(float(t), 50 if t == 30 else 5)
+    assert profile.predict(season + 10) == math.ceil((50 + 9 * 5) / 10)
 
 
 def test_prediction_raises_the_floor_and_says_so() -> None:

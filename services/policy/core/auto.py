@@ -3,15 +3,18 @@
 Pure: the caller feeds the pool's latest observation and keeps the state it gets back. The rules:
 
 1. **Demand** (``demand.py``): the larger of Little's law on the arrival rate (smoothed over
-   ``rate_smoothing``) and the agents that start every queued task within the target wait; the p95 wait
-   corrects it when tasks wait too long.
-2. **Prediction** (``profile.py``): where the load recurs at this time of the season, the learned peak is a
-   floor. It only ever adds agents, and the decision says when it did.
+   ``rate_smoothing``; while nothing queues, no higher than the latest rate, so that a burst already
+   served does not hold agents) and the agents that start every queued task within the target wait; the
+   p95 wait corrects it when tasks wait too long.
+2. **Prediction** (``profile.py``): where the load recurs at this time of the season, the learned level is
+   a floor. It only ever adds agents, and the decision says when it did.
 3. **Scale up at once**, by at most ``max_step_up`` per decision, past a tolerance band.
 4. **Scale down late**: to the highest count recommended over the scale-down window, and never below the
    agents busy right now (only idle agents go).
-5. **Anti-flap**: a reversal of direction within ``flap_window`` of the last change is a flap; each flap
-   in the last ``FLAP_MEMORY`` flap windows doubles the scale-down window and widens the band.
+5. **Anti-flap**: a scale-up within ``flap_window`` of a scale-down is a flap (the scale-down was too
+   early). Following noisy load costs a flap now and then, and a flap costs an agent start; a pool that
+   flaps more than ``FLAP_ALLOWANCE`` times in ``FLAP_MEMORY`` flap windows is oscillating, and each flap
+   beyond that doubles the scale-down window and widens the band it must clear.
 6. **Limits**: never above the pool's maximum or what the host's memory fits; no scale-up while the host's
    CPU or I/O is saturated, or while the last scale-up did not raise throughput (an upstream limit, such as
    a rate-limited API): the decision says which limit held it. A pool with work and no agent always gets one.
@@ -35,6 +38,9 @@ IOWAIT_SATURATED = 40.0
 """Host I/O wait (% of CPU time) at and above which no agent is added."""
 FLAP_MEMORY = 10
 """Flap windows over which flaps count towards the penalty."""
+FLAP_ALLOWANCE = 10
+"""Flaps within the memory that carry no penalty: a pool following noisy load reverses now and then, and
+holding idle agents against that costs more than the agent starts it saves."""
 MAX_PENALTY = 4
 """Flaps beyond which the anti-flap penalty stops growing (the window at most 16 times as long)."""
 PLATEAU_SETTLE = 15.0
@@ -81,7 +87,7 @@ class AutoState:
     changed_at: float = -math.inf
     """When the count last changed."""
     flaps: tuple[float, ...] = ()
-    """When the direction reversed within the flap window of the change before."""
+    """When the pool scaled up within the flap window of a scale-down."""
     rate: float = 0.0
     """The smoothed arrival rate (tasks per second)."""
     rate_at: float | None = None
@@ -101,6 +107,8 @@ class AutoDecision(Decision):
     """What held the count below demand: ``max``, ``capacity``, ``cpu``, ``io``, ``plateau`` or ``step``."""
     demand: int = 0
     """Agents the queue and task figures called for, before prediction and limits."""
+    steady: int = 0
+    """The part of ``demand`` the arrivals alone need (Little's law): what the load profile learns."""
 
 
 def decide_auto(
@@ -115,8 +123,8 @@ def decide_auto(
         return _Finish(pool, current, now, config.flap_window)(target, "auto.no_data", reason, state)
 
     rate = _smoothed(state, obs, now, config.rate_smoothing)
-    need = demand(obs, config, rate)
-    done = _Finish(pool, current, now, config.flap_window, need.agents)
+    need = demand(obs, config, rate if obs.pending else min(rate, obs.arrival_rate))
+    done = _Finish(pool, current, now, config.flap_window, need.agents, need.steady)
     profile = state.profile if state.profile.season == config.season else Profile(season=config.season)
     profile = profile.observe(now, need.steady) if config.predict else profile
     state = replace(state, profile=profile, ceiling=_live_ceiling(state.ceiling, now), rate=rate, rate_at=now)
@@ -129,15 +137,15 @@ def decide_auto(
     target, limit, limit_note = _limited(wanted, low, high, current, obs, state.ceiling)
 
     flaps = tuple(t for t in state.flaps if now - t < FLAP_MEMORY * config.flap_window)
-    penalty = min(MAX_PENALTY, len(flaps))
+    penalty = min(MAX_PENALTY, max(0, len(flaps) - FLAP_ALLOWANCE))
     window = config.scale_down_window * 2**penalty
-    tolerance = min(0.5, config.tolerance * (1 + penalty))
+    tolerance = min(0.5, config.tolerance * (1 + penalty))  # for scaling down: a scale-up answers work
     recommendations = _running_max(state.recommendations, now, target, window)
     since = now if state.since is None else state.since
     state = replace(state, recommendations=recommendations, flaps=flaps, since=since)
     predicted = predicted if signal == "predict" else 0
 
-    if target > current and (current == 0 or target - current >= max(1, current * tolerance)):
+    if target > current and (current == 0 or target - current >= max(1, current * config.tolerance)):
         step = min(target, current + config.max_step_up)
         if step < target:
             limit, limit_note = "step", f"at most {config.max_step_up} more per decision"
@@ -152,7 +160,7 @@ def decide_auto(
         if floor < current and (floor == 0 or current - floor >= max(1, current * tolerance)):
             words = (
                 f"scale down {current} -> {floor}: the most recommended over the last {window:g} s"
-                + (f" (anti-flap: {penalty} quick reversal(s) lately)" if penalty else "")
+                + (f" (anti-flap: {len(flaps)} quick re-scale-ups lately)" if penalty else "")
                 + (f"; {obs.busy} busy agents stay" if floor == obs.busy and obs.busy > 0 else "")
                 + f"; now {reason}"
             )
@@ -249,6 +257,7 @@ class _Finish:
     now: float
     flap_window: float
     demand: int = 0
+    steady: int = 0
 
     def __call__(
         self, desired: int, rule: str, reason: str, state: AutoState, predicted: int = 0, limit: str = ""
@@ -256,12 +265,20 @@ class _Finish:
         now, current = self.now, self.current
         if desired != current:
             direction = 1 if desired > current else -1
-            flapped = state.direction and direction != state.direction and now - state.changed_at < self.flap_window
+            flapped = direction > 0 and state.direction < 0 and now - state.changed_at < self.flap_window
             flaps = (*state.flaps, now) if flapped else state.flaps
             state = replace(state, desired=desired, direction=direction, flaps=flaps, changed_at=now)
             if direction < 0:
                 state = replace(state, probe=None)  # a scale-up's effect cannot be judged across a scale-down
         decision = AutoDecision(
-            self.pool, current, desired, rule, reason, predicted=predicted, limit=limit, demand=self.demand
+            self.pool,
+            current,
+            desired,
+            rule,
+            reason,
+            predicted=predicted,
+            limit=limit,
+            demand=self.demand,
+            steady=self.steady,
         )
         return decision, state

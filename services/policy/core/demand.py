@@ -4,6 +4,10 @@ A fluid model of the queue: ``n`` busy agents finish ``n / s`` tasks a second (`
 so the last of ``pending`` queued tasks starts after ``pending * s / n`` seconds, and within the target wait
 ``w`` when ``n >= pending * s / w``; the queue does not grow when ``n >= rate * s`` (Little's law). The
 pool needs the larger of the two: queued tasks use the wait budget instead of getting an agent each.
+
+A small pool is the exception: its agents free up seconds apart (``s / n``), so a queued task waits its turn
+longer than a new agent takes to start (about a second from a warm fork server). There each queued task gets
+an agent of its own, which goes again once it is idle past the scale-down window.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ WAIT_MARGIN = 0.5
 WAIT_BOOST_CAP = 1.5
 """The most the wait signal multiplies the busy agents by in one decision: waits lag behind scaling (they
 are measured over tasks already started), so a late figure must not send the count soaring."""
+OWN_AGENT_WAIT = 0.35
+"""Share of the backlog's wait budget: when agents free up further apart than this (``service_time /
+agents``), every queued task gets an agent of its own instead of waiting for one to free up."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,8 @@ def demand(obs: Observation, config: AutoConfig, rate: float) -> Demand:
 
     - **Arrivals**: ``rate x service_time`` agents busy on average, divided by the target utilization.
     - **Backlog**: enough agents that every queued task starts within the target wait (``WAIT_MARGIN`` of
-      it). Until a task has finished (service time unknown, e.g. scaling from zero), every unfinished task
+      it); in a pool whose agents free up too far apart for that (``OWN_AGENT_WAIT``), an agent per queued
+      task. Until a task has finished (service time unknown, e.g. scaling from zero), every unfinished task
       gets an agent.
     - **Wait**: when tasks queue and the 95th-percentile wait is over the target, the busy agents times how
       far over (at most 1.5 times).
@@ -54,8 +62,12 @@ def demand(obs: Observation, config: AutoConfig, rate: float) -> Demand:
     if obs.pending:
         wait = config.target_wait * WAIT_MARGIN
         n = math.ceil(obs.pending * s / wait - 1e-9)
+        words = f"{obs.pending} queued x {s:.2f} s per task, all to start within {wait:g} s"
+        gap = s / max(obs.agents, 1)
+        if gap > wait * OWN_AGENT_WAIT and obs.busy + obs.pending > n:
+            n = obs.busy + obs.pending
+            words = f"{obs.pending} queued, an agent each: agents free up {gap:.1f} s apart"
         if n > steady:
-            words = f"{obs.pending} queued x {s:.2f} s per task, all to start within {wait:g} s"
             best = Demand(n, steady, "backlog", words)
         if obs.wait_p95 > config.target_wait:
             boost = min(obs.wait_p95 / config.target_wait, WAIT_BOOST_CAP)
