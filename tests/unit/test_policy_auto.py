@@ -72,6 +72,8 @@ EIGHTEEN = {"service_time": 2.0, "agents": 18, "in_flight": 18, "busy": 18}
         (EIGHTEEN, 9.5, 19, "arrivals"),  # 9.5/s x 2 s busy
         (EIGHTEEN | {"pending": 40}, 9.5, 32, "backlog"),  # 40 x 2 s / 2.5 s
         (EIGHTEEN | {"pending": 5}, 9.5, 19, "arrivals"),  # the wait absorbs 5
+        # 800 queued tasks of 10 s, all to start within 2.5 s: an agent each, not 3200 agents
+        ({"service_time": 10.0, "agents": 100, "in_flight": 100, "busy": 100, "pending": 800}, 0.0, 900, "backlog"),
         # a small pool: its 4 agents free up 2.5 s apart, so a queued task gets an agent of its own
         ({"service_time": 10.0, "agents": 4, "in_flight": 4, "busy": 4, "pending": 1}, 0.3, 5, "backlog"),
         # a large one: 80 agents free up 0.125 s apart, and 10 queued tasks start within the wait

@@ -61,11 +61,13 @@ def demand(obs: Observation, config: AutoConfig, rate: float) -> Demand:
     best = Demand(steady, steady, "arrivals", words)
     if obs.pending:
         wait = config.target_wait * WAIT_MARGIN
-        n = math.ceil(obs.pending * s / wait - 1e-9)
+        # never more agents than tasks to run: an agent per queued task starts them all at once
+        each = obs.busy + obs.pending
+        n = min(math.ceil(obs.pending * s / wait - 1e-9), each)
         words = f"{obs.pending} queued x {s:.2f} s per task, all to start within {wait:g} s"
         gap = s / max(obs.agents, 1)
-        if gap > wait * OWN_AGENT_WAIT and obs.busy + obs.pending > n:
-            n = obs.busy + obs.pending
+        if gap > wait * OWN_AGENT_WAIT and each > n:
+            n = each
             words = f"{obs.pending} queued, an agent each: agents free up {gap:.1f} s apart"
         if n > steady:
             best = Demand(n, steady, "backlog", words)
