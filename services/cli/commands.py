@@ -109,7 +109,7 @@ async def _wait_for_count(client: Client, pool: str, n: int, timeout: float) -> 
 
 async def _auto(client: Client, args: argparse.Namespace) -> int:
     base = (await client.pool(args.pool)).config.auto
-    changes = _given(args, "min_agents", "max_agents", "target_wait", "scale_down_window", "predict")
+    changes = _given(args, "min_agents", "max_agents", "target_wait", "scale_down_window", "utilization", "predict")
     changes["dry_run"] = args.dry_run
     auto = _changed(base, changes, "auto")
     info = await client.set_mode(args.pool, "auto", auto)

@@ -40,6 +40,14 @@ def positive(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    """A share above 0 and at most 1, e.g. ``--utilization 0.8``."""
+    value = positive(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"bad share {text!r}: give a number above 0 and at most 1")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -81,6 +89,12 @@ def parser() -> argparse.ArgumentParser:
     auto.add_argument("--target-wait", type=positive, help="seconds a task may wait before it starts (p95; default 5)")
     auto.add_argument(
         "--scale-down-window", type=positive, help="seconds of lower demand before the pool shrinks (default 10)"
+    )
+    auto.add_argument(
+        "--utilization",
+        type=fraction,
+        help="share of the agents to keep busy under steady load (default 1: no idle headroom; lower it for "
+        "agents that take seconds to start)",
     )
     auto.add_argument(
         "--predict",

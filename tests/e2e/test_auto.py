@@ -13,8 +13,9 @@ pytestmark = pytest.mark.e2e
 
 def test_a_pool_at_zero_starts_its_first_task_within_a_second_and_returns_to_zero(system: System) -> None:
     make_pool(system, "e2e")
-    out = system.cli("auto", "--pool", "e2e", "--max", "4", "--scale-down-window", "2").stdout
+    out = system.cli("auto", "--pool", "e2e", "--max", "4", "--scale-down-window", "2", "--utilization", "0.9").stdout
     assert "auto mode" in out and "0..4" in out
+    assert "'utilization': 0.9" in system.cli("pool", "show", "e2e").stdout  # stored with the pool
     wait_until(lambda: system.status("e2e")["mode"] == "auto", what="auto mode in status")
     wait_until(
         lambda: fork_servers(system.host) and '"fork server ready"' in system.log_text(),

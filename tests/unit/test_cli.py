@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from agentscaler.services.cli.main import MAX_COUNT, count, parser, positive
+from agentscaler.services.cli.main import MAX_COUNT, count, fraction, parser, positive
 from agentscaler.services.cli.render import render_status
 from agentscaler.shared.messages.snapshots import AgentCounts, QueueStats, TaskStats
 
@@ -50,6 +50,22 @@ def test_positive_rejects(text):
     with pytest.raises(argparse.ArgumentTypeError, match="give a positive number") as info:
         positive(text)
     assert repr(text) in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "value"), [("1", 1.0), ("0.8", 0.8)])
+def test_fraction_accepts(text, value):
+    assert fraction(text) == value
+
+
+@pytest.mark.parametrize(("text", "needle"), [("0", "positive"), ("1.5", "at most 1"), ("most", "positive")])
+def test_fraction_rejects(text, needle):
+    with pytest.raises(argparse.ArgumentTypeError, match=needle):
+        fraction(text)
+
+
+def test_parse_auto_utilization():
+    args = parse("auto", "--utilization", "0.8")
+    assert (args.command, args.utilization, args.target_wait) == ("auto", 0.8, None)
 
 
 def test_positive_rejects_nan():
