@@ -22,8 +22,8 @@ Every policy runs in the same engine with the same rules, so that their figures 
   (tasks on busy agents, draining ones included), ``agents`` (non-draining, starting ones included), ``busy``
   (non-draining agents running a task), ``arrival_rate`` over the last 10 s, ``service_time`` (the mean of the
   tasks that finished in the last 60 whole seconds, 0 if none), ``wait_p95`` (of the tasks started in the last
-  30 s, 0 if none) and ``throughput`` over the last 10 whole seconds; no host figures (CPU, I/O, memory) are
-  simulated, so those are None.
+  30 s, 0 if none), ``throughput`` over the last 10 whole seconds and ``start_time`` (the start delay); no
+  host figures (CPU, I/O, memory) are simulated, so those are None.
 - **Waits.** The p95 queue wait is over all tasks. A *minute over target* is a minute of arrival (tasks grouped
   by ``floor(t / 60)``) whose tasks' p95 wait exceeds the target; minutes without an arrival do not count.
   Percentiles are nearest-rank: the p95 of n values is the ``ceil(0.95 n)``-th smallest.
@@ -209,6 +209,7 @@ class Simulator:
             service_time=service_time,
             wait_p95=self._recent_wait_p95(),
             throughput=throughput,
+            start_time=self.start_delay,
         )
 
     # The run.

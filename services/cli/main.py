@@ -93,8 +93,8 @@ def parser() -> argparse.ArgumentParser:
     auto.add_argument(
         "--utilization",
         type=fraction,
-        help="share of the agents to keep busy under steady load (default 1: no idle headroom; lower it for "
-        "agents that take seconds to start)",
+        help="share of the agents to keep busy under steady load (default 1: no idle headroom beyond what agents "
+        "slower to start than the target wait need; lower it for shorter waits)",
     )
     auto.add_argument(
         "--predict",

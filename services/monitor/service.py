@@ -33,7 +33,7 @@ from agentscaler.shared.supervisor import wait_or_stop
 
 from .host import MIB, HostSampler
 from .settings import MonitorSettings
-from .stats import PoolTaskStats
+from .stats import PoolTaskStats, start_time
 
 log = structlog.get_logger()
 
@@ -130,6 +130,7 @@ class Monitor:
             agents=AgentCounts(**counts),
             queue=queue,
             tasks=tasks.stats(now, self.s.stats_window, arrival_rate),
+            start_time=start_time([a for a in agents if a.pool == config.name]),
         )
 
     async def _queue(self, pool: str) -> QueueStats:

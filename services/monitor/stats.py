@@ -1,14 +1,28 @@
-"""Task figures from results: exact counts, and throughput and latency percentiles over a sliding window."""
+"""Task figures from results: exact counts, and throughput and latency percentiles over a sliding window; and
+how long agents take to start."""
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from agentscaler.shared.messages.agents import AgentRecord
 from agentscaler.shared.messages.snapshots import TaskStats
 from agentscaler.shared.messages.tasks import TaskResult
+
+START_SAMPLE = 20
+"""The latest agents to start whose start times make a pool's figure."""
+
+
+def start_time(agents: Sequence[AgentRecord]) -> float:
+    """Median seconds the latest ``START_SAMPLE`` of ``agents`` seen starting took to register; 0 for none.
+    The median, so that the last agents of a burst, which waited their turn to start, do not make the
+    pool's agents look slow."""
+    measured = sorted((a for a in agents if a.start_seconds > 0), key=lambda a: a.started_at)[-START_SAMPLE:]
+    return round(statistics.median(a.start_seconds for a in measured), 4) if measured else 0.0
 
 
 def percentile(values: Sequence[float], q: float) -> float:

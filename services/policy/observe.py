@@ -41,4 +41,5 @@ def observation(
         cpu_percent=None if host is None else host.cpu_percent,
         iowait_percent=None if host is None else host.iowait_percent,
         agents_fit=agents_fit,
+        start_time=pool.start_time,
     )

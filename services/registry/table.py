@@ -48,6 +48,7 @@ class AgentTable:
 
     def register(self, req: Register, now: float) -> list[Event]:
         self.departed.pop(req.agent_id, None)
+        known = self.agents.get(req.agent_id)
         record = AgentRecord(
             agent_id=req.agent_id,
             pool=req.pool,
@@ -58,6 +59,7 @@ class AgentTable:
             last_seen=now,
             traceparent=req.traceparent,
             interval=req.interval,
+            start_seconds=_start_seconds(known, now),
         )
         self.agents[req.agent_id] = record
         return [Registered(agent=record)]
@@ -82,6 +84,7 @@ class AgentTable:
                 completed=hb.completed,
                 failed=hb.failed,
                 interval=hb.interval,
+                start_seconds=_start_seconds(known, now),
             )
             self.agents[hb.agent_id] = record
             return [Registered(agent=record)]
@@ -143,3 +146,13 @@ class AgentTable:
         return [
             r for r in self.agents.values() if (pool is None or r.pool == pool) and (host is None or r.host == host)
         ]
+
+
+def _start_seconds(known: AgentRecord | None, now: float) -> float:
+    """Seconds an agent seen spawning (``known``, still ``starting``) took to register at ``now``; what was
+    measured before for one registering again; 0 for one never seen starting."""
+    if known is None:
+        return 0.0
+    if known.state != "starting":
+        return known.start_seconds
+    return round(max(now - known.started_at, 0.0), 4)

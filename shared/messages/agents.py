@@ -73,6 +73,9 @@ class AgentRecord(Message, frozen=True, kw_only=True):
     traceparent: str = ""
     interval: float = 0.0
     """Seconds between the agent's heartbeats (0: unknown)."""
+    start_seconds: float = 0.0
+    """Seconds from the actuator starting the agent to its registering: how long the pool's agents take to
+    start (0 when the registry did not see it start)."""
 
 
 class AgentsQuery(Message, frozen=True, kw_only=True):

@@ -37,6 +37,9 @@ class Observation(Message, frozen=True, kw_only=True):
     """Share of CPU time the host spent waiting for I/O, 0-100; None when unknown."""
     agents_fit: int | None = None
     """How many more agents the hosts' memory takes; None when unknown."""
+    start_time: float = 0.0
+    """Seconds the pool's agents took from being started to ready (registered), recently; 0 when
+    unknown."""
 
     @property
     def backlog(self) -> int:

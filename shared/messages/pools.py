@@ -28,16 +28,18 @@ class AutoConfig(Message, frozen=True, kw_only=True):
     utilization: Annotated[float, msgspec.Meta(gt=0, le=1)] = 1.0
     """Share of its agents a pool should keep busy under steady load. At 1 (the default) no agent is kept
     idle for arrival noise: a task that finds every agent busy waits a moment in the queue, and the backlog
-    rule adds agents when the wait would exceed the target. Lower it to trade idle agents for shorter waits
-    (e.g. for agents that take many seconds to start)."""
+    rule adds agents when the wait would exceed the target. Agents that take longer than ``target_wait`` to
+    start get the headroom the target needs on their own (Erlang C). Lower it to trade idle agents for
+    shorter waits."""
     rate_smoothing: Positive = 15.0
     """Seconds over which the arrival rate is smoothed: a burst shows up as backlog at once, while a noisy rate
     must not move the count."""
     max_step_up: Annotated[int, msgspec.Meta(ge=1)] = 500
     """The most agents one decision adds."""
     scale_down_window: Positive = 10.0
-    """Seconds a lower count must be recommended throughout before the pool shrinks to it. Agents start in
-    milliseconds, so this can be far shorter than an HPA's 300 s."""
+    """Seconds a lower count must be recommended throughout before the pool shrinks to it (at least three
+    times the agents' start time). Agents forked from a warm server start in milliseconds, so this can be
+    far shorter than an HPA's 300 s."""
     tolerance: Share = 0.1
     """Relative change below which the count is left alone (no scaling on noise)."""
     flap_window: Positive = 60.0
@@ -45,7 +47,8 @@ class AutoConfig(Message, frozen=True, kw_only=True):
     windows are noise being followed; each one beyond doubles the scale-down window (up to 16 times) and
     widens the tolerance a scale-down must clear."""
     predict: bool = True
-    """Raise the floor ahead of load that recurs at the same time of day or week (learned from history)."""
+    """Raise the floor ahead of load that recurs at the same time of day or week (learned from history), for
+    pools whose agents take longer than ``target_wait`` to start; faster ones follow the load as it comes."""
     season: Positive = 86400.0
     """The period the load repeats with, in seconds: a day (86400) or a week (604800)."""
     dry_run: bool = False

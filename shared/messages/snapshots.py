@@ -79,6 +79,9 @@ class PoolSnapshot(Message, frozen=True, kw_only=True):
     agents: AgentCounts
     queue: QueueStats
     tasks: TaskStats
+    start_time: float = 0.0
+    """Seconds the pool's agents took from being started to registering, the median over the latest ones to
+    start (0 when none was seen starting)."""
 
 
 class Snapshot(Message, frozen=True, kw_only=True):

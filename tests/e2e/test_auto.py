@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -34,15 +35,23 @@ def test_a_pool_at_zero_starts_its_first_task_within_a_second_and_returns_to_zer
     wait_until(lambda: system.status("e2e")["desired"] == 0, timeout=60, what="back to zero")
     wait_until(lambda: not agent_processes(system.host), timeout=30, what="every agent gone")
 
-    def rules() -> list[str]:
+    def decisions() -> list[dict[str, Any]]:
         lines = system.cli("history", "--pool", "e2e", "--json").stdout.splitlines()
-        return [json.loads(line)["rule"] for line in lines]
+        return [json.loads(line) for line in lines]
 
     recorded = wait_until(
-        lambda: (r := rules()) and {"mode.auto", "auto.scale_from_zero", "auto.scale_to_zero"} <= set(r) and r,
+        lambda: (
+            (d := decisions())
+            and {"mode.auto", "auto.scale_from_zero", "auto.scale_to_zero"} <= {e["rule"] for e in d}
+            and d
+        ),
         what="the decisions in the history",
     )
-    assert recorded.index("auto.scale_from_zero") < recorded.index("auto.scale_to_zero"), recorded
+    rules = [e["rule"] for e in recorded]
+    assert rules.index("auto.scale_from_zero") < rules.index("auto.scale_to_zero"), rules
+    # the registry timed the agent's start, and the policy decided the scale-down knowing it
+    [down] = [e for e in recorded if e["rule"] == "auto.scale_to_zero"]
+    assert 0 < down["inputs"]["start_time"] < 30, down["inputs"]
 
     assert "manual mode, holding 0 agents" in system.cli("manual", "--pool", "e2e").stdout
     wait_until(lambda: system.status("e2e")["mode"] == "manual", what="manual mode in status")

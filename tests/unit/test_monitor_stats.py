@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import msgspec
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from agentscaler.services.monitor.stats import PoolTaskStats, percentile
+from agentscaler.services.monitor.stats import START_SAMPLE, PoolTaskStats, percentile, start_time
+from agentscaler.shared.messages.agents import AgentRecord
 
-from .builders import PROPERTY, task_result
+from .builders import PROPERTY, record, task_result
 
 
 def nearest_rank(values: list[float], q: int) -> float:
@@ -148,3 +150,16 @@ def test_window_drops_old_results_that_arrived_out_of_order():
     figures = s.stats(now=110.0, window=60.0)
     assert figures.throughput == round(1 / 60, 3)
     assert figures.latency_p95 == 1.0
+
+
+def test_start_time_is_the_median_over_the_latest_agents_to_start():
+    def timed(name: str, started_at: float, seconds: float) -> AgentRecord:
+        return msgspec.structs.replace(record(name, started_at=started_at), start_seconds=seconds)
+
+    old = [timed(f"old{i}", i, 9.0) for i in range(START_SAMPLE)]
+    new = [timed(f"new{i}", 100 + i, 0.5) for i in range(START_SAMPLE // 2 + 1)]
+    unmeasured = [record("restored", started_at=200)]  # registered before the registry saw it start
+    assert start_time(old + new + unmeasured) == 0.5  # most of the latest are new ones
+    assert start_time(old[:3]) == 9.0
+    assert start_time(unmeasured) == 0.0
+    assert start_time([]) == 0.0

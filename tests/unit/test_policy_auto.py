@@ -19,8 +19,9 @@ from agentscaler.services.policy.core.auto import (
     AutoState,
     decide_auto,
 )
-from agentscaler.services.policy.core.demand import demand
+from agentscaler.services.policy.core.demand import SLOW_START_MISS, demand
 from agentscaler.services.policy.core.profile import SLOT, Profile
+from agentscaler.services.policy.core.staffing import agents_for_wait
 from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.pools import AutoConfig
 
@@ -86,6 +87,28 @@ def test_demand_table(fields: dict[str, Any], rate: float, agents: int, signal: 
     assert (need.agents, need.signal) == (agents, signal), need.reason
 
 
+def test_slow_agents_are_staffed_for_the_wait() -> None:
+    """Agents that take longer to start than the target wait cannot rescue a queued task: the pool keeps the
+    agents with which a task rarely finds them all busy for that long (Erlang C)."""
+    fifty = obs(service_time=10.0, agents=50, in_flight=50, busy=50)
+    assert demand(fifty, CONFIG, 5.0, start=1.0).agents == 50
+    slow = demand(fifty, CONFIG, 5.0, start=10.0)
+    expected = agents_for_wait(50.0, 10.0, CONFIG.target_wait, SLOW_START_MISS)
+    assert (slow.agents, slow.steady, slow.signal) == (expected, expected, "arrivals") and expected > 50
+    assert "10.0 s to start" in slow.reason
+    # a small pool's queued task gets no agent of its own: the agent would come later than a free one
+    small = obs(service_time=10.0, agents=4, in_flight=4, busy=4, pending=1)
+    assert demand(small, CONFIG, 0.3, start=1.0).agents == 5
+    assert demand(small, CONFIG, 0.3, start=10.0).agents == agents_for_wait(3.0, 10.0, 5.0, SLOW_START_MISS)
+
+
+def test_the_start_time_is_remembered_while_no_agent_starts() -> None:
+    busy = obs(service_time=10.0, agents=50, in_flight=50, busy=50, arrival_rate=5.0)
+    [_, later], state = run([(0.0, msgspec.structs.replace(busy, start_time=10.0)), (1.0, busy)])
+    assert state.start_time == 10.0
+    assert later.demand == agents_for_wait(50.0, 10.0, CONFIG.target_wait, SLOW_START_MISS)
+
+
 # --- the rules ------------------------------------------------------------------------------------------
 
 
@@ -119,6 +142,15 @@ def test_scale_down_waits_out_the_window_and_keeps_busy_agents() -> None:
     t, d = downs[0]
     assert t >= CONFIG.scale_down_window - 5  # the first recommendation at t=0 must have aged out
     assert d.desired == 5 and d.rule == "auto.scale_down" and "busy" in d.reason
+
+
+def test_slow_agents_hold_a_lower_count_for_three_start_times() -> None:
+    """A scale-down that noise proves wrong costs a start: with 10 s starts, 30 s of lower counts first."""
+    quiet = obs(agents=50, busy=5, in_flight=5, service_time=2.0, start_time=10.0)
+    steps = [(float(t), quiet) for t in range(0, 60, 5)]
+    decisions, _ = run(steps, state=AutoState(desired=50))
+    [t] = [t for (t, _), d in zip(steps, decisions, strict=True) if d.changed]
+    assert t == 3 * 10.0 and "30 s" in decisions[steps.index((t, quiet))].reason
 
 
 def test_down_to_zero_only_when_nothing_is_in_flight() -> None:
@@ -272,27 +304,47 @@ def test_the_profile_learns_a_slots_mean_not_its_peak() -> None:
     assert profile.predict(season + 10) == math.ceil((50 + 9 * 5) / 10)
 
 
-def test_prediction_raises_the_floor_and_says_so() -> None:
+def learned_peak(start_time: float) -> tuple[AutoConfig, AutoState]:
+    """A season of 10 slots with a peak of 18 tasks/s x 2 s in slot 3, from agents taking ``start_time`` s to
+    start, then the pool at zero agents."""
     config = msgspec.structs.replace(CONFIG, season=10 * SLOT)
     state = AutoState()
     peak = obs(pending=0, in_flight=40, busy=40, agents=40, arrival_rate=18.0, service_time=2.0)
     for t in range(0, int(10 * SLOT) + 1, 30):
         in_peak = 3 * SLOT <= t < 4 * SLOT
         o = peak if in_peak else obs(agents=state.desired)
-        _, state = decide_auto(o, config, 1000, state, float(t))
-    state = replace(state, desired=0)
+        _, state = decide_auto(msgspec.structs.replace(o, start_time=start_time), config, 1000, state, float(t))
+    return config, replace(state, desired=0)
+
+
+def test_prediction_raises_the_floor_and_says_so() -> None:
+    """Agents that take 10 s to start come too late for the peak: the floor goes up ahead of it."""
+    config, state = learned_peak(start_time=10.0)
+    peak_demand = demand(
+        obs(in_flight=40, busy=40, agents=40, arrival_rate=18.0, service_time=2.0), config, 18.0, start=10.0
+    )
+    assert peak_demand.steady > 36  # 18/s x 2 s, staffed for the target wait
     decision, _ = decide_auto(obs(), config, 1000, state, 10 * SLOT + 3 * SLOT - 60)
-    assert decision.rule == "auto.scale_from_zero" and decision.predicted == math.ceil(18 * 2 / CONFIG.utilization)
+    assert decision.rule == "auto.scale_from_zero" and decision.predicted == peak_demand.steady
     assert "recurring" in decision.reason
     off = msgspec.structs.replace(config, predict=False)
     decision, _ = decide_auto(obs(), off, 1000, state, 10 * SLOT + 3 * SLOT - 60)
     assert decision.desired == 0
 
 
+def test_no_floor_for_agents_that_follow_the_load() -> None:
+    """Agents that start in half a second are there before a queued task's wait runs out: the profile learns,
+    and the count follows the load itself, without idle agents on a floor."""
+    config, state = learned_peak(start_time=0.5)
+    assert state.profile.predict(10 * SLOT + 3 * SLOT) == 36
+    decision, _ = decide_auto(obs(start_time=0.5), config, 1000, state, 10 * SLOT + 3 * SLOT - 60)
+    assert (decision.desired, decision.predicted) == (0, 0)
+
+
 # --- properties -----------------------------------------------------------------------------------------
 
 observations = st.builds(
-    lambda pending, busy, extra, rate, service, wait, tp, cpu, fit: dict(
+    lambda pending, busy, extra, rate, service, wait, tp, cpu, fit, start: dict(
         pending=pending,
         in_flight=busy,
         busy=busy,
@@ -303,6 +355,7 @@ observations = st.builds(
         throughput=tp,
         cpu_percent=cpu,
         agents_fit=fit,
+        start_time=start,
     ),
     st.integers(0, 3000),
     st.integers(0, 400),
@@ -313,6 +366,7 @@ observations = st.builds(
     st.floats(0, 500),
     st.none() | st.floats(0, 100),
     st.none() | st.integers(0, 2000),
+    st.sampled_from([0.0, 0.5, 10.0]),
 )
 
 

@@ -50,6 +50,20 @@ def test_register_makes_agent_ready_and_emits_registered():
     assert t.agents["a1"] == rec
 
 
+def test_registering_measures_how_long_the_agent_took_to_start():
+    t = table()
+    t.spawned(spawned("a1", at=10.0), now=10.0)
+    t.spawned(spawned("a2", at=10.0), now=10.0)
+    [ev] = t.register(register("a1"), now=12.5)
+    assert ev.agent.start_seconds == 2.5
+    [ev] = t.heartbeat(heartbeat("a2"), now=13.0)  # its register request was lost: the beat registers it
+    assert ev.agent.start_seconds == 3.0
+    t.register(register("a1"), now=20.0)  # registering again (e.g. after a registry restart) keeps it
+    assert t.agents["a1"].start_seconds == 2.5
+    [ev] = t.register(register("a3"), now=1.0)  # never seen starting: not measured
+    assert ev.agent.start_seconds == 0.0
+
+
 def test_heartbeat_updates_state_and_counters_without_events():
     t = table()
     t.register(register("a1"), now=1.0)

@@ -237,7 +237,11 @@ def test_every_policy_finishes_a_small_spiky_trace() -> None:
     ]
     assert all(m.unfinished == 0 for m in rows)
     assert evaluation.row("static-peak").actions == 1
-    assert any(line.startswith("goal: slack") for line in autoscale.goals(evaluation, periodic=False))
+    lines = autoscale.goals(evaluation, periodic=False, start_delay=1.0, target_wait=5.0)
+    assert any(line.startswith("goal: slack") for line in lines)
+    [fast] = autoscale.goals(evaluation, periodic=True, start_delay=1.0, target_wait=5.0)[3:]
+    [slow] = autoscale.goals(evaluation, periodic=True, start_delay=10.0, target_wait=5.0)[3:]
+    assert "floor stays off" in fast and "floor stays off" not in slow
 
 
 # Traces.

@@ -5,12 +5,15 @@ Pure: the caller feeds the pool's latest observation and keeps the state it gets
 1. **Demand** (``demand.py``): the larger of Little's law on the arrival rate (smoothed over
    ``rate_smoothing``; while nothing queues, no higher than the latest rate, so that a burst already
    served does not hold agents) and the agents that start every queued task within the target wait; the
-   p95 wait corrects it when tasks wait too long.
+   p95 wait corrects it when tasks wait too long. Agents slower to start than the target wait come too
+   late for a queued task, so for them the pool keeps the agents with which a task rarely waits past the
+   target (Erlang C).
 2. **Prediction** (``profile.py``): where the load recurs at this time of the season, the learned level is
-   a floor. It only ever adds agents, and the decision says when it did.
+   a floor for pools whose agents start too slowly to follow the load as it comes (``slow_start``). It only
+   ever adds agents, and the decision says when it did.
 3. **Scale up at once**, by at most ``max_step_up`` per decision, past a tolerance band.
-4. **Scale down late**: to the highest count recommended over the scale-down window, and never below the
-   agents busy right now (only idle agents go).
+4. **Scale down late**: to the highest count recommended over the scale-down window (at least
+   ``DOWN_PER_START`` agent start times), and never below the agents busy right now (only idle agents go).
 5. **Anti-flap**: a scale-up within ``flap_window`` of a scale-down is a flap (the scale-down was too
    early). Following noisy load costs a flap now and then, and a flap costs an agent start; a pool that
    flaps more than ``FLAP_ALLOWANCE`` times in ``FLAP_MEMORY`` flap windows is oscillating, and each flap
@@ -29,13 +32,16 @@ from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.pools import AutoConfig
 
 from .decide import Decision
-from .demand import demand
+from .demand import demand, slow_start
 from .profile import Profile
 
 CPU_SATURATED = 95.0
 """Host CPU use (%) at and above which no agent is added: more processes would only share the same cores."""
 IOWAIT_SATURATED = 40.0
 """Host I/O wait (% of CPU time) at and above which no agent is added."""
+DOWN_PER_START = 3.0
+"""The scale-down window is at least this many agent start times: a scale-down that noise proves wrong costs
+a start's wait, so pools of slow-starting agents hold a lower count longer before shrinking to it."""
 FLAP_MEMORY = 10
 """Flap windows over which flaps count towards the penalty."""
 FLAP_ALLOWANCE = 10
@@ -94,6 +100,8 @@ class AutoState:
     probe: Probe | None = None
     ceiling: Ceiling | None = None
     profile: Profile = field(default_factory=Profile)
+    start_time: float = 0.0
+    """Seconds the pool's agents took to start, as last measured (0: not yet)."""
     since: float | None = None
     """When this state began observing: a policy that just took a pool over (or restarted) waits a whole
     window before it scales down."""
@@ -123,13 +131,15 @@ def decide_auto(
         return _Finish(pool, current, now, config.flap_window)(target, "auto.no_data", reason, state)
 
     rate = _smoothed(state, obs, now, config.rate_smoothing)
-    need = demand(obs, config, rate if obs.pending else min(rate, obs.arrival_rate))
+    start = obs.start_time or state.start_time  # a pool at zero agents has none starting to measure
+    need = demand(obs, config, rate if obs.pending else min(rate, obs.arrival_rate), start)
     done = _Finish(pool, current, now, config.flap_window, need.agents, need.steady)
     profile = state.profile if state.profile.season == config.season else Profile(season=config.season)
     profile = profile.observe(now, need.steady) if config.predict else profile
-    state = replace(state, profile=profile, ceiling=_live_ceiling(state.ceiling, now), rate=rate, rate_at=now)
+    ceiling = _live_ceiling(state.ceiling, now)
+    state = replace(state, profile=profile, ceiling=ceiling, rate=rate, rate_at=now, start_time=start)
     state = _judge_probe(state, obs, now)
-    predicted = profile.predict(now) if config.predict else 0
+    predicted = profile.predict(now) if config.predict and slow_start(start, config) else 0
     wanted, signal, reason = need.agents, need.signal, need.reason
     if predicted > wanted:
         wanted, signal = predicted, "predict"
@@ -138,7 +148,7 @@ def decide_auto(
 
     flaps = tuple(t for t in state.flaps if now - t < FLAP_MEMORY * config.flap_window)
     penalty = min(MAX_PENALTY, max(0, len(flaps) - FLAP_ALLOWANCE))
-    window = config.scale_down_window * 2**penalty
+    window = max(config.scale_down_window, DOWN_PER_START * start) * 2**penalty
     tolerance = min(0.5, config.tolerance * (1 + penalty))  # for scaling down: a scale-up answers work
     recommendations = _running_max(state.recommendations, now, target, window)
     since = now if state.since is None else state.since

@@ -8,6 +8,10 @@ pool needs the larger of the two: queued tasks use the wait budget instead of ge
 A small pool is the exception: its agents free up seconds apart (``s / n``), so a queued task waits its turn
 longer than a new agent takes to start (about a second from a warm fork server). There each queued task gets
 an agent of its own, which goes again once it is idle past the scale-down window.
+
+Both rules rescue queued tasks with new agents, which works while agents start well within the target wait.
+Where they start slower (``SLOW_START``), a task that finds every agent busy waits for one to free up, and the
+pool keeps the agents that make such waits rare (Erlang C, ``staffing.py``) instead.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import dataclass
 from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.pools import AutoConfig
 
+from .staffing import agents_for_wait
+
 WAIT_MARGIN = 0.5
 """Share of the target wait the backlog is sized for: the last queued task should start with time to spare."""
 WAIT_BOOST_CAP = 1.5
@@ -26,6 +32,13 @@ are measured over tasks already started), so a late figure must not send the cou
 OWN_AGENT_WAIT = 0.35
 """Share of the backlog's wait budget: when agents free up further apart than this (``service_time /
 agents``), every queued task gets an agent of its own instead of waiting for one to free up."""
+SLOW_START = 1.0
+"""Share of the target wait: agents that take at least this long to start come too late for a queued task.
+For them the arrivals rule staffs the pool for the target wait on its own, and the learned load profile
+raises the floor ahead of recurring load (faster agents follow the load as it comes)."""
+SLOW_START_MISS = 0.02
+"""For slow-starting agents: the chance a task may wait past the target (the target is a 95th percentile;
+the margin covers arrival rates that vary faster than the smoothing follows)."""
 
 
 @dataclass(frozen=True)
@@ -39,11 +52,17 @@ class Demand:
     reason: str
 
 
-def demand(obs: Observation, config: AutoConfig, rate: float) -> Demand:
-    """The agents needed to keep up with ``rate`` arrivals a second (smoothed by the caller) and start every
-    queued task within the target wait.
+def slow_start(start: float, config: AutoConfig) -> bool:
+    """Whether agents that take ``start`` seconds to start come too late for a task already queued."""
+    return start >= config.target_wait * SLOW_START
 
-    - **Arrivals**: ``rate x service_time`` agents busy on average, divided by the target utilization.
+
+def demand(obs: Observation, config: AutoConfig, rate: float, start: float = 0.0) -> Demand:
+    """The agents needed to keep up with ``rate`` arrivals a second (smoothed by the caller) and start every
+    queued task within the target wait, for agents that take ``start`` seconds to start (0: unknown, fast).
+
+    - **Arrivals**: ``rate x service_time`` agents busy on average, divided by the target utilization. For
+      slow-starting agents, at least the agents with which a task rarely waits past the target (Erlang C).
     - **Backlog**: enough agents that every queued task starts within the target wait (``WAIT_MARGIN`` of
       it); in a pool whose agents free up too far apart for that (``OWN_AGENT_WAIT``), an agent per queued
       task. Until a task has finished (service time unknown, e.g. scaling from zero), every unfinished task
@@ -58,6 +77,15 @@ def demand(obs: Observation, config: AutoConfig, rate: float) -> Demand:
     exact = rate * s / config.utilization
     steady = math.ceil(exact - 1e-9)
     words = f"{rate:.2f} tasks/s x {s:.2f} s per task / {config.utilization:.0%} utilization"
+    slow = slow_start(start, config)
+    if slow:
+        staffed = agents_for_wait(rate * s, s, config.target_wait, SLOW_START_MISS)
+        if staffed > steady:
+            steady = staffed
+            words = (
+                f"{rate:.2f} tasks/s x {s:.2f} s per task, staffed so a task rarely waits past "
+                f"{config.target_wait:g} s: agents take {start:.1f} s to start"
+            )
     best = Demand(steady, steady, "arrivals", words)
     if obs.pending:
         wait = config.target_wait * WAIT_MARGIN
@@ -66,7 +94,7 @@ def demand(obs: Observation, config: AutoConfig, rate: float) -> Demand:
         n = min(math.ceil(obs.pending * s / wait - 1e-9), each)
         words = f"{obs.pending} queued x {s:.2f} s per task, all to start within {wait:g} s"
         gap = s / max(obs.agents, 1)
-        if gap > wait * OWN_AGENT_WAIT and each > n:
+        if gap > wait * OWN_AGENT_WAIT and not slow and each > n:
             n = each
             words = f"{obs.pending} queued, an agent each: agents free up {gap:.1f} s apart"
         if n > steady:
