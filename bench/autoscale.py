@@ -96,7 +96,9 @@ def evaluate(name: str, workload: Workload, args: argparse.Namespace) -> Evaluat
     rules: dict[str, Counter[str]] = {}
     for make in policies(args, peak):
         policy = make()
-        result = simulate(workload, policy, start_delay=args.start_delay, max_agents=args.max_agents)
+        result = simulate(
+            workload, policy, start_delay=args.start_delay, max_agents=args.max_agents, spawn_rate=args.spawn_rate
+        )
         rows.append(measure(result, workload, args.target_wait))
         if isinstance(policy, Agentscaler):
             rules[policy.name] = policy.rules
@@ -196,6 +198,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated traces")
     parser.add_argument("--target-wait", type=float, default=5.0, help="p95 queue wait target, seconds")
     parser.add_argument("--start-delay", type=float, default=1.0, help="seconds from adding an agent to ready")
+    parser.add_argument(
+        "--spawn-rate", type=float, default=0.0, help="agents the host starts per second (default 0: no limit)"
+    )
     parser.add_argument("--max-agents", type=int, default=1000, help="cap on agents, passed to every policy")
     parser.add_argument("--tick", type=float, default=1.0, help="seconds between agentscaler's policy calls")
     parser.add_argument(
@@ -203,8 +208,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--rules", action="store_true", help="also print which agentscaler rules changed counts")
     args = parser.parse_args(argv)
-    if args.target_wait <= 0 or args.start_delay < 0 or args.max_agents < 0 or args.tick <= 0:
-        parser.error("--target-wait and --tick must be > 0, --start-delay and --max-agents >= 0")
+    if args.target_wait <= 0 or args.start_delay < 0 or args.spawn_rate < 0 or args.max_agents < 0 or args.tick <= 0:
+        parser.error("--target-wait and --tick must be > 0, --start-delay, --spawn-rate and --max-agents >= 0")
     if args.backlog_target <= 0:
         parser.error("--backlog-target must be > 0")
     return args

@@ -11,8 +11,11 @@ Measured live, in trace seconds:
 - p95 wait (submission to start, from the stored results), minutes over the target wait, scaling actions
   (decisions that changed the count).
 
-The same window of the trace then runs through ``bench/simulate.py`` with the same policy settings, and the
-live figures are printed with their ratio to the simulated ones (the simulation is the baseline).
+The same window of the trace then runs through ``bench/simulate.py`` with the same policy settings and the host
+as measured live (unless ``--start-delay`` or ``--spawn-rate`` say otherwise): the agents' start time (the
+median the policy saw) and how many agents the host started a second at most (the most that registered in any
+``SPAWN_WINDOW`` real seconds), both in trace time. The live figures are printed with their ratio to the
+simulated ones (the simulation is the baseline).
 
     python bench/replay.py --kind steady --speed 10 --duration 1800
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -35,12 +39,14 @@ from simulate import Metrics, Workload, measure, minutes_over, p95, simulate
 from agentscaler.services.cli.client import Client
 from agentscaler.shared import subjects
 from agentscaler.shared.codec import decode, encode
-from agentscaler.shared.messages.agents import Exited, Spawned
+from agentscaler.shared.messages.agents import Exited, Registered, Spawned
 from agentscaler.shared.messages.decisions import DecisionEvent
 from agentscaler.shared.messages.pools import AutoConfig, PoolConfig
 from agentscaler.shared.messages.tasks import TaskEnvelope
 
 POOL = "replay"
+SPAWN_WINDOW = 2.0
+"""Real seconds over which the live rate of registrations is measured (the most in any such window)."""
 
 
 @dataclass
@@ -76,7 +82,16 @@ def scaled(config: AutoConfig, speed: float) -> AutoConfig:
     )
 
 
-async def replay(client: Client, workload: Workload, config: AutoConfig, args: argparse.Namespace) -> Metrics:
+@dataclass
+class Live:
+    metrics: Metrics
+    start_time: float
+    """The median of the agents' start times the policy decided on, in trace seconds (0 if none)."""
+    spawn_rate: float
+    """The most agents that registered per trace second, over any ``SPAWN_WINDOW`` (0 if none)."""
+
+
+async def replay(client: Client, workload: Workload, config: AutoConfig, args: argparse.Namespace) -> Live:
     speed = args.speed
     await client.set_pool(
         PoolConfig(name=POOL, max_agents=args.max_agents, drain_timeout=600, heartbeat_interval=5, pull_timeout=5)
@@ -85,6 +100,8 @@ async def replay(client: Client, workload: Workload, config: AutoConfig, args: a
     asked = AgentClock(speed)
     """The count the policy asked for, over time: the difference to ``clock`` is the actuation's lag."""
     actions = 0
+    starts: list[float] = []
+    registered: list[float] = []
 
     async def on_agent(msg: Any) -> None:
         kind = msg.subject.rsplit(".", 1)[-1]
@@ -92,9 +109,15 @@ async def replay(client: Client, workload: Workload, config: AutoConfig, args: a
         if event.pool == POOL:
             clock.change(1 if kind == "spawned" else -1)
 
+    async def on_registered(msg: Any) -> None:
+        if decode(Registered, msg.data).agent.pool == POOL:
+            registered.append(time.monotonic())
+
     async def on_decision(msg: Any) -> None:
         nonlocal actions
         event = decode(DecisionEvent, msg.data)
+        if event.inputs is not None and event.inputs.start_time > 0:
+            starts.append(event.inputs.start_time * speed)
         if event.applied and event.desired != event.previous:
             actions += 1
             asked.change(event.desired - event.previous)
@@ -102,6 +125,7 @@ async def replay(client: Client, workload: Workload, config: AutoConfig, args: a
     await client.nc.subscribe(subjects.agent_event_subject("spawned"), cb=on_agent)
     await client.nc.subscribe(subjects.agent_event_subject("exited"), cb=on_agent)
     await client.nc.subscribe(subjects.decision_subject(POOL), cb=on_decision)
+    await client.nc.subscribe(subjects.agent_event_subject("registered"), cb=on_registered)
     await client.set_mode(POOL, "auto", scaled(config, speed))
     await asyncio.sleep(2)  # the fork server warms up, as it would for a pool long in auto mode
     clock, asked = AgentClock(speed, count=clock.count), AgentClock(speed, count=asked.count)
@@ -128,7 +152,15 @@ async def replay(client: Client, workload: Workload, config: AutoConfig, args: a
     agent_seconds = clock.total()
     print(f"live: {agent_seconds:,.0f} agent-seconds of agent processes, {asked.total():,.0f} asked for by the policy")
     waits = [max(r.started_at - r.submitted_at, 0.0) * speed for r in results]
-    return Metrics(
+    start_time = statistics.median(starts) if starts else 0.0
+    slowest = max(starts, default=0.0)
+    print(
+        f"agents started in {start_time / speed:.3f} s ({start_time:.2f} trace seconds), the median the policy "
+        f"saw; at most {slowest / speed:.3f} s"
+    )
+    spawn_rate = _most_per_window(registered, SPAWN_WINDOW) / SPAWN_WINDOW
+    print(f"the host started up to {spawn_rate:.0f} agents a second ({spawn_rate / speed:.1f} per trace second)")
+    metrics = Metrics(
         policy="agentscaler, live",
         agent_seconds=agent_seconds,
         slack=1 - work / agent_seconds if agent_seconds else 0.0,
@@ -139,6 +171,17 @@ async def replay(client: Client, workload: Workload, config: AutoConfig, args: a
         unfinished=len(ids) - len(results),
         peak_agents=clock.peak,
     )
+    return Live(metrics, start_time, spawn_rate / speed)
+
+
+def _most_per_window(times: list[float], window: float) -> int:
+    """The most of ``times`` (sorted) within any ``window`` seconds."""
+    most, first = 0, 0
+    for last, t in enumerate(times):
+        while t - times[first] > window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
 
 
 async def _results(client: Client, ids: list[str]) -> list[Any]:
@@ -176,7 +219,7 @@ def report(live: Metrics, simulated: Metrics) -> None:
     print(f"unfinished tasks: live {live.unfinished}, simulated {simulated.unfinished}")
 
 
-async def run(args: argparse.Namespace, workload: Workload) -> Metrics:
+async def run(args: argparse.Namespace, workload: Workload) -> Live:
     interval = max(0.1, 1.0 / args.speed)
     env = {"AGENTSCALER_MONITOR_INTERVAL": str(interval), "AGENTSCALER_MONITOR_STATS_WINDOW": str(60 / args.speed)}
     with running_system(env) as bench:
@@ -197,10 +240,25 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=1800.0, help="trace seconds to replay")
     parser.add_argument("--target-wait", type=float, default=5.0, help="p95 queue wait target, trace seconds")
     parser.add_argument("--max-agents", type=int, default=1000)
-    parser.add_argument("--start-delay", type=float, default=1.0, help="the simulation's agent start, trace seconds")
+    parser.add_argument(
+        "--spawn-rate",
+        type=float,
+        default=None,
+        help="agents the simulated host starts per trace second, 0 for no limit (default: as measured live)",
+    )
+    parser.add_argument(
+        "--start-delay",
+        type=float,
+        default=None,
+        help="the simulation's agent start, trace seconds (default: as measured live)",
+    )
     args = parser.parse_args()
-    if args.speed <= 0 or args.duration <= 0:
-        parser.error("--speed and --duration must be > 0")
+    if (
+        args.speed <= 0
+        or args.duration <= 0
+        or any(v is not None and v < 0 for v in (args.start_delay, args.spawn_rate))
+    ):
+        parser.error("--speed and --duration must be > 0, --start-delay and --spawn-rate >= 0")
     tasks = traces.read_trace(args.trace) if args.trace else traces.generate(args.kind, args.seed)
     workload = window(tasks, args.start, args.duration)
     if not workload.arrivals:
@@ -208,10 +266,17 @@ def main() -> None:
     print(f"replaying {len(workload)} tasks ({args.duration:g} trace seconds) at {args.speed:g}x")
     live = asyncio.run(run(args, workload))
     config = AutoConfig(target_wait=args.target_wait, predict=False)
+    start_delay = live.start_time if args.start_delay is None else args.start_delay
+    spawn_rate = live.spawn_rate if args.spawn_rate is None else args.spawn_rate
+    print(f"simulating agents that start in {start_delay:.2f} trace seconds, {spawn_rate:.1f} a trace second at most")
     result = simulate(
-        workload, Agentscaler(config, args.max_agents), start_delay=args.start_delay, max_agents=args.max_agents
+        workload,
+        Agentscaler(config, args.max_agents),
+        start_delay=start_delay,
+        max_agents=args.max_agents,
+        spawn_rate=spawn_rate,
     )
-    report(live, measure(result, workload, args.target_wait))
+    report(live.metrics, measure(result, workload, args.target_wait))
 
 
 if __name__ == "__main__":

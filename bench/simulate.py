@@ -4,8 +4,9 @@ Every policy runs in the same engine with the same rules, so that their figures 
 
 - **Queue.** Tasks queue FIFO in arrival order. An idle *ready* agent takes the next task at once; a task's wait
   is its start minus its arrival.
-- **Starting.** An agent a policy adds is ready ``start_delay`` seconds later; meanwhile it is provisioned (and
-  idle).
+- **Starting.** The host starts the agents a policy adds ``spawn_rate`` a second (all at once when 0, the
+  default), each ready ``start_delay`` seconds after its start; meanwhile it is provisioned (and idle). Agents
+  removed before they start give their turns back.
 - **Scaling down never kills work.** Scaling down to N makes the non-draining count N: idle ready agents leave
   first (at once), then starting ones (the last added first); if that is not enough, busy agents (those whose
   task ends soonest) are marked draining: they take no new task and leave when their task finishes. A draining
@@ -148,10 +149,20 @@ class Simulator:
     """One run of ``policy`` over ``workload``; :meth:`run` returns its :class:`RunResult`. The simulator is
     also the :class:`PoolView` the policy reads at each call."""
 
-    def __init__(self, workload: Workload, policy: Policy, *, start_delay: float = 1.0, max_agents: int = 1000):
+    def __init__(
+        self,
+        workload: Workload,
+        policy: Policy,
+        *,
+        start_delay: float = 1.0,
+        max_agents: int = 1000,
+        spawn_rate: float = 0.0,
+    ):
         self.workload = workload
         self.policy = policy
         self.start_delay = start_delay
+        self.spawn_gap = 1 / spawn_rate if spawn_rate > 0 else 0.0
+        self._spawn_free = 0.0  # when the host can start the next agent
         self.max_agents = max_agents
         self.now = 0.0
         self._cutoff = workload.end + OVERRUN
@@ -296,12 +307,15 @@ class Simulator:
             heapq.heappop(self._draining)
 
     def _grow(self, count: int) -> None:
-        """Add ``count`` agents, ready ``start_delay`` seconds from now."""
-        ready = self.now + self.start_delay
-        for _ in range(count):
+        """Add ``count`` agents, started one per ``spawn_gap`` from when the host is free, each ready
+        ``start_delay`` seconds after its start."""
+        begin = max(self.now, self._spawn_free)
+        for i in range(count):
+            ready = begin + i * self.spawn_gap + self.start_delay
             heapq.heappush(self._free, ready)
-            if self.start_delay > 0:
+            if ready > self.now:
                 self._starting.append(ready)
+        self._spawn_free = begin + count * self.spawn_gap
 
     def _shrink(self, target: int) -> None:
         """Leave ``target`` non-draining agents: idle ready ones leave first, then starting ones (the last added
@@ -322,6 +336,8 @@ class Simulator:
         while remove and self._starting:
             self._starting.pop()
             remove -= 1
+        latest = self._starting[-1] - self.start_delay + self.spawn_gap if self._starting else now
+        self._spawn_free = min(self._spawn_free, max(latest, now))
         for leaves in busy[:remove]:
             heapq.heappush(self._draining, leaves)
             self._agent_seconds += leaves - now
@@ -389,9 +405,11 @@ class Simulator:
         return positive[rank - zeros - 1]
 
 
-def simulate(workload: Workload, policy: Policy, *, start_delay: float = 1.0, max_agents: int = 1000) -> RunResult:
+def simulate(
+    workload: Workload, policy: Policy, *, start_delay: float = 1.0, max_agents: int = 1000, spawn_rate: float = 0.0
+) -> RunResult:
     """Run ``policy`` over ``workload`` (see :class:`Simulator`)."""
-    return Simulator(workload, policy, start_delay=start_delay, max_agents=max_agents).run()
+    return Simulator(workload, policy, start_delay=start_delay, max_agents=max_agents, spawn_rate=spawn_rate).run()
 
 
 # Metrics.

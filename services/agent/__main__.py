@@ -7,11 +7,13 @@ cleanly instead of dying by signal.
 
 import signal
 import sys
+import time
 
+_began = time.monotonic()  # for the start time the agent reports: its imports count
 _early_stop: list[int] = []
 signal.signal(signal.SIGTERM, lambda signum, _: _early_stop.append(signum))
 signal.signal(signal.SIGINT, lambda signum, _: _early_stop.append(signum))
 
 from .main import main  # noqa: E402  (the signal handlers above must come first)
 
-sys.exit(main(_early_stop))
+sys.exit(main(_early_stop, _began))

@@ -27,25 +27,30 @@ EXIT_CONFIG = 2
 
 
 async def serve(
-    settings: AgentSettings, handler: Handler, early_stop: list[int], on_ready: Callable[[], None] | None = None
+    settings: AgentSettings,
+    handler: Handler,
+    early_stop: list[int],
+    on_ready: Callable[[], None] | None = None,
+    began: float | None = None,
 ) -> int:
-    """Connect, register and work until stopped; ``on_ready`` is called once registered and pulling."""
+    """Connect, register and work until stopped; ``on_ready`` is called once registered and pulling.
+    ``began`` is when the process began to start (``time.monotonic()``), by default now."""
     stop = asyncio.Event()
     stop_on_signals(stop)
     if early_stop:
         stop.set()
-    began = time.monotonic()
+    connecting = time.monotonic()
     async with service_connection(settings.nats_url, f"agent@{settings.agent_id}", stop) as nc:
         if nc is None:
             return 0
         connected = time.monotonic()
         try:
             with span("agent start", parent=parent_from_traceparent(settings.traceparent)):
-                agent = Agent(settings, nc, handler)
+                agent = Agent(settings, nc, handler, began)
                 await agent.start()
                 log.info(
                     "agent ready",
-                    connect_s=round(connected - began, 3),
+                    connect_s=round(connected - connecting, 3),
                     register_s=round(time.monotonic() - connected, 3),
                     cpu_s=round(time.process_time(), 4),
                 )
@@ -71,8 +76,11 @@ def run_agent(
     handler: Handler | HandlerError,
     early_stop: list[int],
     on_ready: Callable[[], None] | None = None,
+    began: float | None = None,
 ) -> int:
-    """Set up logging and tracing (after any fork), then serve until drained. Returns the exit status."""
+    """Set up logging and tracing (after any fork), then serve until drained. Returns the exit status.
+    ``began`` is when the process began to start (``time.monotonic()``), by default now."""
+    began = time.monotonic() if began is None else began
     configure_logging("agent", level=settings.log_level)
     configure_tracing("agent")
     structlog.contextvars.bind_contextvars(agent=settings.agent_id, pool=settings.pool)
@@ -80,7 +88,7 @@ def run_agent(
         log.error("agent cannot start", error=str(handler))
         return EXIT_CONFIG
     try:
-        return asyncio.run(serve(settings, handler, early_stop, on_ready))
+        return asyncio.run(serve(settings, handler, early_stop, on_ready, began))
     finally:
         shutdown_tracing()
 
@@ -92,9 +100,10 @@ def load_or_error(spec: str) -> Handler | HandlerError:
         return exc
 
 
-def main(early_stop: list[int]) -> int:
-    """Run one agent started by exec; ``early_stop`` holds a stop signal that arrived before the loop ran."""
+def main(early_stop: list[int], began: float | None = None) -> int:
+    """Run one agent started by exec; ``early_stop`` holds a stop signal that arrived before the loop ran,
+    ``began`` when the process began to run (``time.monotonic()``)."""
     settings = settings_from_env()
     if settings is None:
         return EXIT_CONFIG
-    return run_agent(settings, load_or_error(settings.handler), early_stop)
+    return run_agent(settings, load_or_error(settings.handler), early_stop, began=began)

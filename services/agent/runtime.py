@@ -57,8 +57,11 @@ STATE_REPORT_EVERY = 1.0
 
 
 class Agent:
-    def __init__(self, settings: AgentSettings, nc: Client, handler: Handler) -> None:
+    def __init__(self, settings: AgentSettings, nc: Client, handler: Handler, began: float | None = None) -> None:
+        """``began``: when this agent's process began to start (``time.monotonic()``), for the start time
+        it reports when registering; by default, now."""
         self.s = settings
+        self.began = time.monotonic() if began is None else began
         self.nc = nc
         self.js = nc.jetstream()
         self.handler = handler
@@ -278,6 +281,7 @@ class Agent:
             started_at=self.started_at,
             traceparent=current_traceparent(),
             interval=self.s.heartbeat_interval,
+            start_seconds=round(time.monotonic() - self.began, 4),
         )
         try:
             await request(self.nc, subjects.AGENT_REGISTER, reg, Ack, timeout=5.0, what="registry")

@@ -59,7 +59,7 @@ class AgentTable:
             last_seen=now,
             traceparent=req.traceparent,
             interval=req.interval,
-            start_seconds=_start_seconds(known, now),
+            start_seconds=req.start_seconds or _start_seconds(known, now),
         )
         self.agents[req.agent_id] = record
         return [Registered(agent=record)]
@@ -113,6 +113,10 @@ class AgentTable:
         self.departed[ev.agent_id] = now
         if record is None:
             return []
+        if ev.code == 0:
+            # A clean exit: the agent said goodbye on its way out, and its goodbye may arrive after the
+            # actuator's word of the exit (they come on different subjects, e.g. when a thousand leave at once).
+            return [Deregistered(agent=msgspec.structs.replace(record, last_seen=now))]
         how = f"killed by signal {-ev.code}" if ev.code < 0 else f"exited with code {ev.code}"
         return [Lost(agent=record, reason=f"process {how} without deregistering")]
 
@@ -149,8 +153,9 @@ class AgentTable:
 
 
 def _start_seconds(known: AgentRecord | None, now: float) -> float:
-    """Seconds an agent seen spawning (``known``, still ``starting``) took to register at ``now``; what was
-    measured before for one registering again; 0 for one never seen starting."""
+    """For an agent that did not time its own start: the seconds it took from being seen spawning (``known``,
+    still ``starting``) to registering at ``now``; what was known before for one registering again; 0 for one
+    never seen starting."""
     if known is None:
         return 0.0
     if known.state != "starting":

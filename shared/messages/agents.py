@@ -20,6 +20,9 @@ class Register(Message, frozen=True, kw_only=True):
     traceparent: str = ""
     interval: float = 0.0
     """The agent's heartbeat interval (see Heartbeat.interval)."""
+    start_seconds: float = 0.0
+    """Seconds the agent took to start: from its process beginning to run (a forked agent: from the fork
+    server letting it start) to this request; 0 when unknown."""
 
 
 class Heartbeat(Message, frozen=True, kw_only=True):
@@ -74,8 +77,8 @@ class AgentRecord(Message, frozen=True, kw_only=True):
     interval: float = 0.0
     """Seconds between the agent's heartbeats (0: unknown)."""
     start_seconds: float = 0.0
-    """Seconds from the actuator starting the agent to its registering: how long the pool's agents take to
-    start (0 when the registry did not see it start)."""
+    """Seconds the agent took to start, as it said when registering; for one that did not say (registered by
+    its heartbeat), from the actuator's ``spawned`` event to its registration; 0 when neither is known."""
 
 
 class AgentsQuery(Message, frozen=True, kw_only=True):

@@ -63,6 +63,18 @@ def test_one_agent_serves_tasks_in_arrival_order(delay: float, waits: list[float
     assert result.unfinished == 0 and result.actions == 1
 
 
+def test_the_host_starts_agents_at_its_spawn_rate() -> None:
+    """Four agents asked for at once, started two a second, each ready a second after its start."""
+    result = simulate(workload(*[(0, 10)] * 4), StaticPeak(4), start_delay=1.0, spawn_rate=2.0)
+    assert result.waits == [1.0, 1.5, 2.0, 2.5]
+    # agents removed before they start give their turns back
+    policy = Scripted({0: 4, 0.5: 1, 1: 3}, period=0.5)
+    result = simulate(workload(*[(1, 10)] * 3), policy, start_delay=0.0, spawn_rate=2.0)
+    # Started at 0, 0.5, 1 and 1.5. At 0.5 the two started ones go (idle) and the last (1.5) is cancelled, so
+    # one agent starts at 1; at 1 the two added start at 1.5 and 2, not at 2 and 2.5.
+    assert result.waits == [0.0, 0.5, 1.0]
+
+
 def test_agent_seconds_and_slack_count_starting_agents_as_idle() -> None:
     w = workload((0, 1), (0, 1), (0, 1))
     result = simulate(w, StaticPeak(1), start_delay=1.0)

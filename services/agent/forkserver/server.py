@@ -183,6 +183,7 @@ class ForkServer:
                 os._exit(1)  # the server died already
             if signal.sigwait(WAITED) != GO:
                 os._exit(0)  # stopped before it started: it held no task
+            began = time.monotonic()  # its start time counts from here, not from its wait for a turn
             early_stop: list[int] = []
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -205,7 +206,7 @@ class ForkServer:
                     os.write(ready_w, _PID.pack(os.getpid()))
                     os.close(ready_w)
 
-            code = EXIT_CONFIG if settings is None else run_agent(settings, handler, early_stop, on_ready)  # type: ignore[arg-type]
+            code = EXIT_CONFIG if settings is None else run_agent(settings, handler, early_stop, on_ready, began)  # type: ignore[arg-type]
         except BaseException:
             traceback.print_exc()
         finally:
