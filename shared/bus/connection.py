@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import nats
 import structlog
@@ -90,12 +91,21 @@ async def connect_service(url: str, name: str, stop: asyncio.Event, quiet_for: f
     await asyncio.wait({connecting, stopped}, return_when=asyncio.FIRST_COMPLETED)
     stopped.cancel()
     if not connecting.done():
-        connecting.cancel()
-        with suppress(asyncio.CancelledError, Exception):
-            await connecting
+        await cancel_until_done(connecting)
         return None
     client.append(connecting.result())
     return client[0]
+
+
+async def cancel_until_done(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait until it has ended. A cancellation can be lost (on Python 3.11,
+    ``asyncio.wait_for`` swallows one that lands just as its inner future completes, and nats-py's connect
+    then tries the next server as if nothing happened), so it is repeated until the task ends."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+    with suppress(asyncio.CancelledError, Exception):
+        task.result()
 
 
 @asynccontextmanager
