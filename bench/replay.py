@@ -14,7 +14,8 @@ Measured live, in trace seconds:
 The same window of the trace then runs through ``bench/simulate.py`` with the same policy settings and the host
 as measured live (unless ``--start-delay`` or ``--spawn-rate`` say otherwise): the agents' start time (the
 median the policy saw) and how many agents the host started a second at most (the most that registered in any
-``SPAWN_WINDOW`` real seconds), both in trace time. The live figures are printed with their ratio to the
+``SPAWN_WINDOW`` real seconds: the host's pace in a burst, and in a run without one no more than the run
+needed), both in trace time. The live figures are printed with their ratio to the
 simulated ones (the simulation is the baseline).
 
     python bench/replay.py --kind steady --speed 10 --duration 1800

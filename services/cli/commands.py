@@ -15,11 +15,12 @@ from agentscaler.shared.codec import encode
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.pools import PoolConfig
 from agentscaler.shared.settings import describe
+from agentscaler.shared.supervisor import stop_on_signals, wait_or_stop
 from agentscaler.shared.telemetry.logging import configure_logging
 
 from . import demo, launcher
 from .client import Client, connected
-from .render import render_status
+from .render import CLEAR, render_status
 
 T = TypeVar("T")
 
@@ -144,11 +145,37 @@ async def _history(client: Client, args: argparse.Namespace) -> int:
 
 
 async def _status(client: Client, args: argparse.Namespace) -> int:
-    snapshot = await client.status(args.pool)
-    if args.json:
-        sys.stdout.write(msgspec.json.format(encode(snapshot)).decode() + "\n")
-    else:
-        print(render_status(snapshot))
+    if args.watch is None:
+        snapshot = await client.status(args.pool)
+        if args.json:
+            sys.stdout.write(msgspec.json.format(encode(snapshot)).decode() + "\n")
+        else:
+            print(render_status(snapshot))
+        return 0
+    return await _watch_status(client, args)
+
+
+async def _watch_status(client: Client, args: argparse.Namespace) -> int:
+    """``status --watch``: the status again every ``args.watch`` seconds until Ctrl-C, in place on a terminal;
+    with ``--json``, one snapshot a line."""
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    tty = sys.stdout.isatty()
+    while not stop.is_set():
+        try:
+            snapshot = await client.status(args.pool)
+        except AgentscalerError as exc:
+            if getattr(exc, "code", "") == "unknown_pool":
+                raise
+            print(f"status unavailable: {exc}; trying again in {args.watch:g}s", file=sys.stderr, flush=True)
+        else:
+            if args.json:
+                print(encode(snapshot).decode(), flush=True)
+            else:
+                stamp = time.strftime("%H:%M:%S", time.localtime(snapshot.at))
+                header = f"agentscaler status at {stamp}, every {args.watch:g}s (Ctrl-C to stop)\n\n"
+                print((CLEAR if tty else "\n") + header + render_status(snapshot), flush=True)
+        await wait_or_stop(stop, args.watch)
     return 0
 
 
@@ -232,6 +259,8 @@ async def _pool_set(client: Client, args: argparse.Namespace) -> int:
         "pull_timeout",
         "prefetch",
         "spawn",
+        "cost_per_agent_hour",
+        "cost_per_task",
     )
     if args.env:
         changes["env"] = dict(base.env) | dict(_key_value(item) for item in args.env)

@@ -19,9 +19,7 @@ from agentscaler.shared.telemetry.logging import configure_logging
 
 from . import launcher
 from .client import Client, connected
-from .render import render_status
-
-CLEAR = "\x1b[H\x1b[J"
+from .render import CLEAR, render_status
 
 
 class Script:

@@ -40,6 +40,17 @@ def positive(text: str) -> float:
     return value
 
 
+def nonnegative(text: str) -> float:
+    """A price: 0 or more, e.g. ``--cost-per-agent-hour 0.12``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a number, 0 or more") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a number, 0 or more")
+    return value
+
+
 def fraction(text: str) -> float:
     """A share above 0 and at most 1, e.g. ``--utilization 0.8``."""
     value = positive(text)
@@ -115,6 +126,14 @@ def parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="pools, agents, queues, tasks and host resources")
     status.add_argument("--pool", help="only this pool")
     status.add_argument("--json", action="store_true", help="print JSON for machines")
+    status.add_argument(
+        "--watch",
+        type=positive,
+        nargs="?",
+        const=2.0,
+        metavar="SECONDS",
+        help="refresh every SECONDS (default 2) until Ctrl-C; with --json, a snapshot a line",
+    )
 
     submit = sub.add_parser("submit", parents=[pooled], help="enqueue tasks; prints their ids")
     submit.add_argument("payload", nargs="?", help="the task's JSON payload (default: one per line from stdin)")
@@ -143,6 +162,8 @@ def parser() -> argparse.ArgumentParser:
     pool_set.add_argument("--heartbeat-interval", type=positive)
     pool_set.add_argument("--pull-timeout", type=positive)
     pool_set.add_argument("--prefetch", type=count, help="tasks an agent takes at once (raise for many short tasks)")
+    pool_set.add_argument("--cost-per-agent-hour", type=nonnegative, help="what an agent costs an hour (0: unpriced)")
+    pool_set.add_argument("--cost-per-task", type=nonnegative, help="what a finished task costs on top")
     pool_set.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the pool's agents")
     pool_set.add_argument(
         "--spawn", choices=["fork", "exec"], help="fork agents from a preloaded server (default) or exec each one"

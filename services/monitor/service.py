@@ -6,6 +6,7 @@ import asyncio
 import time
 from contextlib import suppress
 
+import nats.errors
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -14,12 +15,13 @@ from nats.js.errors import NotFoundError
 
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.connection import run_connected
-from agentscaler.shared.bus.events import publish
+from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket, mirror
 from agentscaler.shared.bus.rpc import Refused, request, serve
 from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import AgentList, AgentRecord, AgentsQuery
+from agentscaler.shared.messages.decisions import DecisionEvent
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import (
     AgentCounts,
@@ -34,6 +36,7 @@ from agentscaler.shared.supervisor import wait_or_stop
 from .host import MIB, HostSampler
 from .settings import MonitorSettings
 from .stats import PoolTaskStats, start_time
+from .usage import PoolUsage, pool_cost
 
 log = structlog.get_logger()
 
@@ -51,6 +54,9 @@ class Monitor:
         self.pools: dict[str, PoolConfig] = {}
         self.desired: dict[str, DesiredState] = {}
         self.tasks: dict[str, PoolTaskStats] = {}
+        self.usage: dict[str, PoolUsage] = {}
+        self.decisions: dict[str, DecisionEvent | None] = {}
+        """Each pool's latest decision; None when the history has none."""
         self.latest: Snapshot | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -67,6 +73,7 @@ class Monitor:
             deliver_policy=DeliverPolicy.ALL,
             cb=self._on_result,
         )
+        await listen(self.nc, f"{subjects.DECISIONS}.>", DecisionEvent, self._on_decision, traced=False)
         await serve(self.nc, subjects.STATUS, StatusQuery, self._on_status, queue="monitor")
         log.info("monitor ready")
         try:
@@ -90,6 +97,25 @@ class Monitor:
             log.warning("ignoring unreadable result", subject=msg.subject, error=str(exc))
             return
         self.tasks.setdefault(result.pool, PoolTaskStats()).add(result)
+        self.usage.setdefault(result.pool, PoolUsage()).finished(result.finished_at)
+
+    async def _on_decision(self, event: DecisionEvent, _: str) -> None:
+        known = self.decisions.get(event.pool)
+        if known is None or event.at >= known.at:
+            self.decisions[event.pool] = event
+
+    async def _last_decision(self, pool: str) -> DecisionEvent | None:
+        """The pool's latest decision: heard since start, or else the last in the history stream."""
+        if pool not in self.decisions:
+            self.decisions[pool] = None
+            try:
+                msg = await self.js.get_last_msg(subjects.HISTORY_STREAM, subjects.decision_subject(pool))
+                recorded = decode(DecisionEvent, msg.data or b"")
+            except (NotFoundError, BadMessage, nats.errors.Error, TimeoutError) as exc:
+                log.debug("no recorded decision", pool=pool, error=str(exc))
+            else:
+                await self._on_decision(recorded, "")
+        return self.decisions[pool]
 
     async def _on_status(self, query: StatusQuery) -> Snapshot:
         snapshot = self.latest or await self.snapshot()
@@ -122,6 +148,10 @@ class Monitor:
         tasks = self.tasks.setdefault(config.name, PoolTaskStats())
         queue = await self._queue(config.name)
         arrival_rate = tasks.arrivals(queue.submitted, now) if queue.submitted else 0.0
+        stats = tasks.stats(now, self.s.stats_window, arrival_rate)
+        usage = self.usage.setdefault(config.name, PoolUsage())
+        provisioned = sum(counts.values())
+        usage.observe(now, provisioned)
         return PoolSnapshot(
             name=config.name,
             mode=state.mode if state else "manual",
@@ -129,8 +159,11 @@ class Monitor:
             max_agents=config.max_agents,
             agents=AgentCounts(**counts),
             queue=queue,
-            tasks=tasks.stats(now, self.s.stats_window, arrival_rate),
+            tasks=stats,
             start_time=start_time([a for a in agents if a.pool == config.name]),
+            auto=config.auto,
+            last_decision=await self._last_decision(config.name),
+            cost=pool_cost(config, usage, provisioned, stats.throughput, now),
         )
 
     async def _queue(self, pool: str) -> QueueStats:

@@ -96,6 +96,11 @@ class PoolConfig(Message, frozen=True, kw_only=True):
     """Extra environment variables for the pool's agents (handler settings)."""
     auto: AutoConfig = AutoConfig()
     """The policy's settings for this pool in auto mode."""
+    cost_per_agent_hour: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    """What an agent of this pool costs an hour running, in any currency (0: not priced). ``status`` reports
+    the pool's burn rate and the cost of its last hour and day from it."""
+    cost_per_task: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    """What a finished task costs on top (e.g. its LLM tokens), in the same currency (0: not priced)."""
     spawn: Literal["fork", "exec"] = "fork"
     """How agents start: forked from the pool's preloaded fork server (fast, small), or as fresh interpreters
     (for handlers that are not fork-safe, e.g. ones that start threads at import)."""

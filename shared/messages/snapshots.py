@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .base import Message
-from .pools import Mode
+from .decisions import DecisionEvent
+from .pools import AutoConfig, Mode
 
 
 class HostSnapshot(Message, frozen=True, kw_only=True):
@@ -71,6 +72,21 @@ class TaskStats(Message, frozen=True, kw_only=True):
     """Tasks submitted per second since the previous snapshot."""
 
 
+class PoolCost(Message, frozen=True, kw_only=True):
+    """What a priced pool costs (``PoolConfig.cost_per_agent_hour`` and ``cost_per_task``), in its currency."""
+
+    per_agent_hour: float
+    per_task: float
+    burn_rate: float
+    """Cost per hour at the current agents and throughput."""
+    last_hour: float
+    """Cost of the agent-seconds and finished tasks of the last hour (whole minutes)."""
+    last_day: float
+    """The same over the last day."""
+    covered: float
+    """Seconds back that the monitor has seen the pool (at most a day): the figures cover no more."""
+
+
 class PoolSnapshot(Message, frozen=True, kw_only=True):
     name: str
     mode: Mode
@@ -82,6 +98,12 @@ class PoolSnapshot(Message, frozen=True, kw_only=True):
     start_time: float = 0.0
     """Seconds the pool's agents took from being started to registering, the median over the latest ones to
     start (0 when none was seen starting)."""
+    auto: AutoConfig | None = None
+    """The pool's auto-mode settings (stored with it; in force when ``mode`` is ``auto``)."""
+    last_decision: DecisionEvent | None = None
+    """The policy's latest decision for the pool: its rule, trigger, counts and reason."""
+    cost: PoolCost | None = None
+    """What the pool costs, when it is priced."""
 
 
 class Snapshot(Message, frozen=True, kw_only=True):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -74,8 +76,28 @@ def test_status_json_has_the_documented_shape(system: System) -> None:
     assert set(pool["queue"]) >= {"pending", "in_flight"}
     assert set(pool["tasks"]) >= {"completed", "failed", "throughput", "latency_p50", "latency_p95"}
     assert set(data["host"]) >= {"cpu_percent", "memory_total", "memory_available", "agents_fit"}
+    assert set(pool) >= {"start_time", "auto", "last_decision", "cost"}
+    assert pool["auto"]["target_wait"] == 5.0 and pool["cost"] is None  # not priced
     human = system.cli("status").stdout
-    assert "pool e2e" in human and "fits" in human and "latency p50" in human
+    assert "pool e2e" in human and "fits" in human and "latency p50" in human and "room" in human
+
+
+def test_status_watch_redraws_until_interrupted_and_prices_show(system: System) -> None:
+    make_pool(system, "e2e")
+    system.cli("pool", "set", "e2e", "--cost-per-agent-hour", "0.3")
+    system.cli("up", "1", "--pool", "e2e", "--wait")
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "agentscaler.services.cli", "status", "--watch", "0.2", "--pool", "e2e",
+         "--nats-url", system.url],
+        env=system.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(2.5)
+    watch.send_signal(signal.SIGINT)
+    out, err = watch.communicate(timeout=30)
+    assert watch.returncode == 0, err
+    frames = out.count("agentscaler status at")
+    assert frames >= 3, out
+    assert "burning 0.30/h" in out and "manual.up on command   0 -> 1" in out, out
 
 
 def test_submit_from_stdin_and_count(system: System) -> None:

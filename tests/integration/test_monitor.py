@@ -21,6 +21,8 @@ from agentscaler.shared.bus.server import EmbeddedServer
 from agentscaler.shared.codec import decode, encode
 from agentscaler.shared.errors import RequestFailed
 from agentscaler.shared.messages.agents import Ack, Heartbeat, Register
+from agentscaler.shared.messages.commands import CommandReply, Scale, SetPool
+from agentscaler.shared.messages.pools import AutoConfig, PoolConfig
 from agentscaler.shared.messages.snapshots import Snapshot, StatusQuery
 from agentscaler.shared.messages.tasks import TaskEnvelope, TaskResult
 from tests.conftest import eventually
@@ -110,3 +112,35 @@ async def test_snapshots_are_published(system: None, nc: Client) -> None:
     msg = await sub.next_msg(timeout=5)
     snapshot = decode(Snapshot, msg.data)
     assert snapshot.host.host == "h1" and [p.name for p in snapshot.pools] == ["default"]
+
+
+async def test_status_carries_the_auto_config_the_last_decision_and_the_cost(system: None, nc: Client) -> None:
+    """A priced pool scaled by a command: the snapshot shows the policy's decision, the stored auto settings
+    and what the pool costs."""
+    config = PoolConfig(name="priced", max_agents=10, cost_per_agent_hour=0.5, cost_per_task=0.01)
+    await request(nc, subjects.COMMAND, SetPool(config=config), CommandReply)
+    await request(nc, subjects.COMMAND, Scale(pool="priced", direction="up", count=2), CommandReply)
+    now = time.time()
+    await request(
+        nc,
+        subjects.AGENT_REGISTER,
+        Register(agent_id="c1", pool="priced", host="h1", pid=os.getpid(), started_at=now, start_seconds=0.25),
+        Ack,
+    )
+
+    async def shown() -> Snapshot | None:
+        snap = await status(nc, "priced")
+        pool = snap.pools[0]
+        decision, cost = pool.last_decision, pool.cost
+        if decision is None or decision.desired != 2 or cost is None or cost.burn_rate != 0.5 or not cost.last_hour:
+            return None  # the agent registered, and a snapshot since has counted its seconds
+        return snap
+
+    snap = await eventually(shown, what="the decision and the cost in the status")
+    pool = snap.pools[0]
+    assert pool.auto == AutoConfig() and pool.start_time == 0.25
+    assert pool.last_decision is not None and pool.last_decision.rule == "manual.up"
+    assert pool.cost is not None and (pool.cost.per_agent_hour, pool.cost.per_task) == (0.5, 0.01)
+    assert 0 < pool.cost.covered < 60 and pool.cost.last_hour == pool.cost.last_day < 0.5 * 60 / 3600
+    unpriced = (await status(nc, "default")).pools[0]
+    assert unpriced.cost is None

@@ -6,9 +6,11 @@ import argparse
 
 import pytest
 
-from agentscaler.services.cli.main import MAX_COUNT, count, fraction, parser, positive
+from agentscaler.services.cli.main import MAX_COUNT, count, fraction, nonnegative, parser, positive
 from agentscaler.services.cli.render import render_status
-from agentscaler.shared.messages.snapshots import AgentCounts, QueueStats, TaskStats
+from agentscaler.shared.messages.decisions import DecisionEvent
+from agentscaler.shared.messages.pools import AutoConfig
+from agentscaler.shared.messages.snapshots import AgentCounts, PoolCost, QueueStats, TaskStats
 
 from . import builders as b
 from .builders import MIB
@@ -232,3 +234,70 @@ def test_render_status_without_pools_shows_the_host():
 )
 def test_render_status_shows_queue_wait_figures(changes, figure):
     assert figure in render_status(b.snapshot(pools=[b.pool_snapshot(**changes)]))
+
+
+def test_parse_status_watch_and_prices():
+    assert parse("status").watch is None
+    assert parse("status", "--watch").watch == 2.0
+    assert parse("status", "--watch", "0.5", "--json").watch == 0.5
+    args = parse("pool", "set", "x", "--cost-per-agent-hour", "0.12", "--cost-per-task", "0")
+    assert (args.cost_per_agent_hour, args.cost_per_task) == (0.12, 0.0)
+
+
+@pytest.mark.parametrize("text", ["-1", "nan", "inf", "cheap"])
+def test_nonnegative_rejects(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="0 or more"):
+        nonnegative(text)
+
+
+def test_render_status_shows_the_auto_config_the_last_decision_and_the_cost():
+    auto = AutoConfig(min_agents=2, max_agents=30, target_wait=4.0, scale_down_window=20.0, dry_run=True)
+    decision = DecisionEvent(
+        pool="p",
+        previous=5,
+        desired=9,
+        rule="auto.backlog",
+        reason="scale up 5 -> 9: 12 queued",
+        trigger="arrival",
+        at=1000.0 - 125,
+        mode="auto",
+        applied=False,
+        limit="cpu",
+    )
+    cost = PoolCost(per_agent_hour=0.2, per_task=0.001, burn_rate=1.8, last_hour=1.5, last_day=9.25, covered=7200)
+    pool = b.pool_snapshot(mode="auto", auto=auto, last_decision=decision, cost=cost, start_time=0.04)
+    text = render_status(b.snapshot(1000.0, pools=[pool]))
+    for figure in [
+        "start 0.04s",
+        "in force   DRY RUN",
+        "min 2  max 30",
+        "target wait 4s",
+        "utilization 100%",
+        "scale-down window 20s",
+        "prediction on (season 1d)",
+        "2m 5s ago",
+        "auto.backlog on arrival   5 -> 9 (dry run, not applied)   limit cpu",
+        "scale up 5 -> 9: 12 queued",
+        "burning 1.80/h   last hour 1.50   last day 9.25 (seen for 2h)",
+        "0.2 per agent-hour, 0.001 per task",
+        "room     21 more agents (bound by its auto max 30)",
+    ]:
+        assert figure in text, (figure, text)
+
+
+@pytest.mark.parametrize(
+    ("pool", "host", "room"),
+    [
+        ({"desired": 9, "max_agents": 40}, {"agents_fit": 42}, "31 more agents (bound by the pool's max_agents 40)"),
+        ({"desired": 9, "max_agents": 40}, {"agents_fit": 5}, "5 more agents (bound by memory on h1: fits 5 more)"),
+        ({"desired": 50, "max_agents": 40}, {"agents_fit": 5}, "0 more agents (bound by the pool's max_agents 40)"),
+    ],
+)
+def test_render_status_says_how_many_more_agents_fit_and_why(pool, host, room):
+    snap = b.snapshot(host=b.host_snapshot(**host), pools=[b.pool_snapshot(**pool)])
+    assert room in render_status(snap)
+
+
+def test_render_status_warns_of_a_saturated_cpu_in_auto_mode():
+    snap = b.snapshot(host=b.host_snapshot(cpu_percent=97.0), pools=[b.pool_snapshot(mode="auto", auto=AutoConfig())])
+    assert "host CPU at 97%: auto mode adds none" in render_status(snap)
