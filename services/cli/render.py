@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from agentscaler.shared.messages.decisions import DecisionEvent
 from agentscaler.shared.messages.pools import AutoConfig
-from agentscaler.shared.messages.snapshots import HostSnapshot, PoolCost, PoolSnapshot, Snapshot
+from agentscaler.shared.messages.snapshots import (
+    HostSnapshot,
+    PoolCost,
+    PoolSnapshot,
+    ScalingImpact,
+    Snapshot,
+    WindowFigures,
+)
 
 CLEAR = "\x1b[H\x1b[J"
 """Cursor home and clear the screen: a live view redraws in place."""
@@ -23,6 +30,7 @@ def render_status(snapshot: Snapshot) -> str:
             lines.append(_last(pool.last_decision, snapshot.at))
         if pool.cost is not None:
             lines.append(_cost(pool.cost))
+        lines.extend(_impact(i, snapshot.at, priced=pool.cost is not None) for i in pool.impacts)
         lines.append("")
     lines.extend(_host(snapshot.host))
     return "\n".join(lines)
@@ -91,6 +99,34 @@ def _cost(c: PoolCost) -> str:
         f"  cost     burning {c.burn_rate:.2f}/h   last hour {c.last_hour:.2f}   last day {c.last_day:.2f}{seen}"
         f"   at {', '.join(prices)}"
     )
+
+
+FLAGS = {"no_gain": "NO THROUGHPUT GAIN", "degraded": "PER-AGENT THROUGHPUT DEGRADED"}
+
+
+def _impact(i: ScalingImpact, now: float, priced: bool) -> str:
+    """One change of count: the figures before -> after, per agent, its cost an hour and any flag."""
+    head = f"  change   {_duration(max(now - i.at, 0.0))} ago   {i.previous} -> {i.desired} ({i.rule}):"
+    if i.after is None:
+        figures = f"before {_figures(i.before)}; after: measuring"
+    else:
+        a, b = i.before, i.after
+        figures = (
+            f"throughput {a.throughput:.2f} -> {b.throughput:.2f}/s, "
+            f"per agent {i.per_agent_before:.3f} -> {i.per_agent_after:.3f}/s, "
+            f"wait {a.wait_mean:.2f} -> {b.wait_mean:.2f}s, latency {a.latency_mean:.2f} -> {b.latency_mean:.2f}s"
+        )
+    cost = ""
+    if priced and i.cost_per_hour:
+        cost = f", {'+' if i.cost_per_hour > 0 else ''}{i.cost_per_hour:.2f}/h" + (
+            " saved" if i.cost_per_hour < 0 else ""
+        )
+    flags = "".join(f"   {FLAGS.get(f, f.upper())}" for f in i.flags)
+    return f"{head} {figures}{cost}{flags}"
+
+
+def _figures(w: WindowFigures) -> str:
+    return f"throughput {w.throughput:.2f}/s, wait {w.wait_mean:.2f}s, latency {w.latency_mean:.2f}s"
 
 
 def _duration(seconds: float) -> str:

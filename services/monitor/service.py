@@ -16,6 +16,7 @@ from nats.js.errors import NotFoundError
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
+from agentscaler.shared.bus.history import read_history
 from agentscaler.shared.bus.jetstream import bucket, mirror
 from agentscaler.shared.bus.rpc import Refused, request, serve
 from agentscaler.shared.codec import BadMessage, decode
@@ -34,6 +35,7 @@ from agentscaler.shared.messages.tasks import TaskResult
 from agentscaler.shared.supervisor import wait_or_stop
 
 from .host import MIB, HostSampler
+from .impact import KEEP, Changes, TaskSeries, impact
 from .settings import MonitorSettings
 from .stats import PoolTaskStats, start_time
 from .usage import PoolUsage, pool_cost
@@ -55,6 +57,8 @@ class Monitor:
         self.desired: dict[str, DesiredState] = {}
         self.tasks: dict[str, PoolTaskStats] = {}
         self.usage: dict[str, PoolUsage] = {}
+        self.series: dict[str, TaskSeries] = {}
+        self.changes: dict[str, Changes] = {}
         self.decisions: dict[str, DecisionEvent | None] = {}
         """Each pool's latest decision; None when the history has none."""
         self.latest: Snapshot | None = None
@@ -98,16 +102,33 @@ class Monitor:
             return
         self.tasks.setdefault(result.pool, PoolTaskStats()).add(result)
         self.usage.setdefault(result.pool, PoolUsage()).finished(result.finished_at)
+        latency = max(result.finished_at - result.submitted_at, 0.0)
+        wait = max(result.started_at - result.submitted_at, 0.0)
+        self.series.setdefault(result.pool, TaskSeries()).add(result.finished_at, latency, wait)
 
     async def _on_decision(self, event: DecisionEvent, _: str) -> None:
         known = self.decisions.get(event.pool)
         if known is None or event.at >= known.at:
             self.decisions[event.pool] = event
+        self.changes.setdefault(event.pool, Changes()).heard(event)
+
+    async def _recent_changes(self, pool: str) -> None:
+        """The pool's changes of count recorded in the windows status reports on (a monitor just started)."""
+        since = time.time() - KEEP
+        try:
+            recorded = await read_history(self.js, subjects.decision_subject(pool), since, limit=500)
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.debug("no recorded changes", pool=pool, error=str(exc))
+            return
+        for msg in recorded:
+            with suppress(BadMessage):
+                self.changes.setdefault(pool, Changes()).heard(decode(DecisionEvent, msg.data))
 
     async def _last_decision(self, pool: str) -> DecisionEvent | None:
         """The pool's latest decision: heard since start, or else the last in the history stream."""
         if pool not in self.decisions:
             self.decisions[pool] = None
+            await self._recent_changes(pool)
             try:
                 msg = await self.js.get_last_msg(subjects.HISTORY_STREAM, subjects.decision_subject(pool))
                 recorded = decode(DecisionEvent, msg.data or b"")
@@ -152,6 +173,11 @@ class Monitor:
         usage = self.usage.setdefault(config.name, PoolUsage())
         provisioned = sum(counts.values())
         usage.observe(now, provisioned)
+        series = self.series.setdefault(config.name, TaskSeries())
+        series.forget(now)
+        last_decision = await self._last_decision(config.name)
+        changes = self.changes.get(config.name, Changes()).recent
+        window, settle, price = self.s.impact_window, self.s.impact_settle, config.cost_per_agent_hour
         return PoolSnapshot(
             name=config.name,
             mode=state.mode if state else "manual",
@@ -162,8 +188,9 @@ class Monitor:
             tasks=stats,
             start_time=start_time([a for a in agents if a.pool == config.name]),
             auto=config.auto,
-            last_decision=await self._last_decision(config.name),
+            last_decision=last_decision,
             cost=pool_cost(config, usage, provisioned, stats.throughput, now),
+            impacts=[impact(c, series, now, window, settle, price) for c in reversed(changes)],
         )
 
     async def _queue(self, pool: str) -> QueueStats:

@@ -18,3 +18,11 @@ class MonitorSettings(CommonSettings, frozen=True, kw_only=True):
         float, msgspec.Meta(ge=0, description="memory kept free for the host, never given to agents")
     ] = 1024.0
     disk_path: Annotated[str, msgspec.Meta(description="file system whose usage is reported")] = "/"
+    impact_window: Annotated[
+        float,
+        msgspec.Meta(gt=0, le=400, description="seconds before and after a scaling change compared in status"),
+    ] = 60.0
+    impact_settle: Annotated[
+        float,
+        msgspec.Meta(ge=0, le=100, description="seconds after a change before its after-window starts"),
+    ] = 5.0

@@ -87,6 +87,38 @@ class PoolCost(Message, frozen=True, kw_only=True):
     """Seconds back that the monitor has seen the pool (at most a day): the figures cover no more."""
 
 
+class WindowFigures(Message, frozen=True, kw_only=True):
+    """Tasks finished in a window of whole seconds."""
+
+    throughput: float
+    """Tasks finished per second."""
+    latency_mean: float
+    """Mean seconds from submission to finish (0 when none finished)."""
+    wait_mean: float
+    """Mean seconds from submission to start."""
+    tasks: int
+
+
+class ScalingImpact(Message, frozen=True, kw_only=True):
+    """What a change of a pool's count did: its figures in a window before and in one after it."""
+
+    at: float
+    previous: int
+    desired: int
+    rule: str
+    before: WindowFigures
+    after: WindowFigures | None
+    """None until the window after the change has passed."""
+    per_agent_before: float
+    """Throughput per agent before the change (tasks per second over ``previous`` agents)."""
+    per_agent_after: float
+    flags: list[str] = []
+    """``no_gain``: a scale-up whose throughput rose by less than a quarter of its share (an upstream limit,
+    a saturated host, or no more work); ``degraded``: throughput per agent fell below three quarters."""
+    cost_per_hour: float = 0.0
+    """What the change adds to the pool's cost an hour (negative: saves), at its price per agent-hour."""
+
+
 class PoolSnapshot(Message, frozen=True, kw_only=True):
     name: str
     mode: Mode
@@ -104,6 +136,8 @@ class PoolSnapshot(Message, frozen=True, kw_only=True):
     """The policy's latest decision for the pool: its rule, trigger, counts and reason."""
     cost: PoolCost | None = None
     """What the pool costs, when it is priced."""
+    impacts: list[ScalingImpact] = []
+    """The pool's latest changes of count and what they did, newest first."""
 
 
 class Snapshot(Message, frozen=True, kw_only=True):

@@ -76,7 +76,7 @@ def test_status_json_has_the_documented_shape(system: System) -> None:
     assert set(pool["queue"]) >= {"pending", "in_flight"}
     assert set(pool["tasks"]) >= {"completed", "failed", "throughput", "latency_p50", "latency_p95"}
     assert set(data["host"]) >= {"cpu_percent", "memory_total", "memory_available", "agents_fit"}
-    assert set(pool) >= {"start_time", "auto", "last_decision", "cost"}
+    assert set(pool) >= {"start_time", "auto", "last_decision", "cost", "impacts"}
     assert pool["auto"]["target_wait"] == 5.0 and pool["cost"] is None  # not priced
     human = system.cli("status").stdout
     assert "pool e2e" in human and "fits" in human and "latency p50" in human and "room" in human
@@ -98,6 +98,7 @@ def test_status_watch_redraws_until_interrupted_and_prices_show(system: System) 
     frames = out.count("agentscaler status at")
     assert frames >= 3, out
     assert "burning 0.30/h" in out and "manual.up on command   0 -> 1" in out, out
+    assert "0 -> 1 (manual.up): before throughput" in out and "after: measuring, +0.30/h" in out, out
 
 
 def test_submit_from_stdin_and_count(system: System) -> None:

@@ -10,7 +10,14 @@ from agentscaler.services.cli.main import MAX_COUNT, count, fraction, nonnegativ
 from agentscaler.services.cli.render import render_status
 from agentscaler.shared.messages.decisions import DecisionEvent
 from agentscaler.shared.messages.pools import AutoConfig
-from agentscaler.shared.messages.snapshots import AgentCounts, PoolCost, QueueStats, TaskStats
+from agentscaler.shared.messages.snapshots import (
+    AgentCounts,
+    PoolCost,
+    QueueStats,
+    ScalingImpact,
+    TaskStats,
+    WindowFigures,
+)
 
 from . import builders as b
 from .builders import MIB
@@ -301,3 +308,27 @@ def test_render_status_says_how_many_more_agents_fit_and_why(pool, host, room):
 def test_render_status_warns_of_a_saturated_cpu_in_auto_mode():
     snap = b.snapshot(host=b.host_snapshot(cpu_percent=97.0), pools=[b.pool_snapshot(mode="auto", auto=AutoConfig())])
     assert "host CPU at 97%: auto mode adds none" in render_status(snap)
+
+
+def test_render_status_shows_what_recent_changes_did():
+    before = WindowFigures(throughput=2.0, latency_mean=9.0, wait_mean=6.0, tasks=120)
+    after = WindowFigures(throughput=2.0, latency_mean=8.5, wait_mean=5.5, tasks=120)
+    done = ScalingImpact(
+        at=900.0, previous=4, desired=8, rule="auto.backlog", before=before, after=after,
+        per_agent_before=0.5, per_agent_after=0.25, flags=["no_gain", "degraded"], cost_per_hour=2.0,
+    )  # fmt: skip
+    pending = ScalingImpact(
+        at=990.0, previous=8, desired=6, rule="auto.scale_down", before=before, after=None,
+        per_agent_before=0.25, per_agent_after=0.0, cost_per_hour=-1.0,
+    )  # fmt: skip
+    cost = PoolCost(per_agent_hour=0.5, per_task=0.0, burn_rate=3.0, last_hour=1.0, last_day=1.0, covered=600)
+    text = render_status(b.snapshot(1000.0, pools=[b.pool_snapshot(impacts=[pending, done], cost=cost)]))
+    assert (
+        "10s ago   8 -> 6 (auto.scale_down): before throughput 2.00/s, wait 6.00s, latency 9.00s; after: "
+        "measuring, -1.00/h saved" in text
+    )
+    assert (
+        "1m 40s ago   4 -> 8 (auto.backlog): throughput 2.00 -> 2.00/s, per agent 0.500 -> 0.250/s, "
+        "wait 6.00 -> 5.50s, latency 9.00 -> 8.50s, +2.00/h   NO THROUGHPUT GAIN   PER-AGENT THROUGHPUT DEGRADED"
+    ) in text
+    assert text.index("8 -> 6") < text.index("4 -> 8")  # newest first
