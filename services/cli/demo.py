@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -121,6 +122,9 @@ async def _wait_for_policy(url: str, stop: asyncio.Event) -> None:
 async def _demo(url: str, speed: float, data_dir: Path) -> int:
     stop = asyncio.Event()
     stop_on_signals(stop)
+    # The script's steps are seconds apart: compare the figures around each change over a matching span.
+    os.environ.setdefault("AGENTSCALER_MONITOR_IMPACT_WINDOW", "4")
+    os.environ.setdefault("AGENTSCALER_MONITOR_IMPACT_SETTLE", "1")
     roots = launcher.build_roots(list(launcher.SERVICES), url, None, stop, log_file=data_dir / "agentscaler.log")
     services = asyncio.create_task(supervise(roots, stop, grace=60))
     await _wait_for_policy(url, stop)

@@ -32,6 +32,8 @@ def render_status(snapshot: Snapshot) -> str:
             lines.append(_cost(pool.cost))
         lines.extend(_impact(i, snapshot.at, priced=pool.cost is not None) for i in pool.impacts)
         lines.append("")
+    if len(snapshot.pools) > 1:
+        lines.extend([_system(snapshot.pools), ""])
     lines.extend(_host(snapshot.host))
     return "\n".join(lines)
 
@@ -48,6 +50,20 @@ def _pool(p: PoolSnapshot) -> list[str]:
         f"latency p50 {t.latency_p50:.2f}s  p95 {t.latency_p95:.2f}s   wait p95 {t.wait_p95:.2f}s   "
         f"(last {t.window:g}s)",
     ]
+
+
+def _system(pools: list[PoolSnapshot]) -> str:
+    """Every pool together: agents by state and, for the priced ones, the burn rate."""
+    starting, draining = sum(p.agents.starting for p in pools), sum(p.agents.draining for p in pools)
+    running = sum(p.agents.ready + p.agents.busy for p in pools)
+    words = (
+        f"system   {len(pools)} pools   desired {sum(p.desired for p in pools)}   running {running}   "
+        f"starting {starting}   draining {draining}   busy {sum(p.agents.busy for p in pools)}"
+    )
+    priced = [p.cost for p in pools if p.cost is not None]
+    if priced:
+        words += f"   burning {sum(c.burn_rate for c in priced):.2f}/h ({len(priced)} priced)"
+    return words
 
 
 def _room(p: PoolSnapshot, h: HostSnapshot) -> str:

@@ -17,7 +17,8 @@ CHANGES = 5
 NO_GAIN = 0.25
 """A scale-up whose throughput rose by less than this share of its proportional gain is flagged."""
 DEGRADED = 0.75
-"""Per-agent throughput below this share of what it was before the change is flagged as degraded."""
+"""A scale-up after which per-agent throughput is below this share of what it was before is flagged as
+degraded (after a scale-down, per-agent throughput falls only because the work did)."""
 
 
 @dataclass
@@ -80,7 +81,7 @@ def impact(
             proportional = change.desired / change.previous - 1
             if after.throughput / before.throughput - 1 < NO_GAIN * proportional:
                 flags.append("no_gain")
-        if per_before > 0 and change.desired > 0 and per_after < DEGRADED * per_before:
+        if change.desired > change.previous and per_before > 0 and per_after < DEGRADED * per_before:
             flags.append("degraded")
     return ScalingImpact(
         at=change.at,

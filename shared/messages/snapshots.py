@@ -114,7 +114,8 @@ class ScalingImpact(Message, frozen=True, kw_only=True):
     per_agent_after: float
     flags: list[str] = []
     """``no_gain``: a scale-up whose throughput rose by less than a quarter of its share (an upstream limit,
-    a saturated host, or no more work); ``degraded``: throughput per agent fell below three quarters."""
+    a saturated host, or no more work); ``degraded``: a scale-up after which throughput per agent fell below
+    three quarters of before."""
     cost_per_hour: float = 0.0
     """What the change adds to the pool's cost an hour (negative: saves), at its price per agent-hour."""
 

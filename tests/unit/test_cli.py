@@ -332,3 +332,12 @@ def test_render_status_shows_what_recent_changes_did():
         "wait 6.00 -> 5.50s, latency 9.00 -> 8.50s, +2.00/h   NO THROUGHPUT GAIN   PER-AGENT THROUGHPUT DEGRADED"
     ) in text
     assert text.index("8 -> 6") < text.index("4 -> 8")  # newest first
+
+
+def test_render_status_sums_every_pool_into_the_system():
+    cost = PoolCost(per_agent_hour=0.5, per_task=0.0, burn_rate=3.0, last_hour=1.0, last_day=1.0, covered=600)
+    pools = [b.pool_snapshot("a", cost=cost), b.pool_snapshot("b", desired=2, agents=AgentCounts(busy=2))]
+    text = render_status(b.snapshot(pools=pools))
+    assert "system   2 pools   desired 11   running 9   starting 2   draining 1   busy 6" in text
+    assert "burning 3.00/h (1 priced)" in text
+    assert "system" not in render_status(b.snapshot(pools=pools[:1]))

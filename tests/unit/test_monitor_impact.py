@@ -46,6 +46,9 @@ def test_a_scale_down_saves_and_the_after_window_waits_for_its_time() -> None:
     steady(series, T - 60, T, 2, latency=1.0, wait=0.0)
     i = impact(change(8, 4), series, now=T + 30, window=60, settle=5, per_agent_hour=0.5)
     assert i.after is None and i.cost_per_hour == -2.0 and i.flags == []
+    # the work ran out after it: per-agent throughput fell, but that is no degradation of the agents
+    i = impact(change(8, 4), series, now=T + 70, window=60, settle=5, per_agent_hour=0.5)
+    assert i.after is not None and i.after.throughput == 0 and i.flags == []
 
 
 def test_only_applied_changes_of_count_are_kept_and_only_the_latest() -> None:
