@@ -30,6 +30,8 @@ class Arrivals:
         """Per pool, [bucket, arrivals] for the buckets since the last snapshot, oldest first."""
         self.totals: dict[str, int] = {}
         """Per pool, the arrivals in its buckets: read on every arrival, so kept, not summed."""
+        self.submitted: dict[str, int] = {}
+        """Per pool, every arrival since it was first watched: what the demand samples record."""
 
     async def watch(self, pool: str) -> None:
         if pool in self.subs:
@@ -37,6 +39,7 @@ class Arrivals:
         counts: deque[list[int]] = deque()
         self.counts[pool] = counts
         self.totals[pool] = 0
+        self.submitted.setdefault(pool, 0)
 
         async def on_msg(_: Msg) -> None:
             bucket = math.floor(time.time() / BUCKET)
@@ -45,6 +48,7 @@ class Arrivals:
             else:
                 counts.append([bucket, 1])
             self.totals[pool] += 1
+            self.submitted[pool] += 1
             self.on_arrival(pool)
 
         self.subs[pool] = await self.nc.subscribe(subjects.task_subject(pool), cb=on_msg)

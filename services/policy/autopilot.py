@@ -84,6 +84,7 @@ class Autopilot:
                 )
         self.states[config.name] = state
         await self.arrivals.watch(config.name)
+        self.recorder.begin(config.name, time.time(), self.arrivals.submitted.get(config.name, 0))
         log.info("auto mode engaged", pool=config.name, desired=desired)
 
     async def disengage(self, pool: str) -> None:
@@ -108,7 +109,7 @@ class Autopilot:
         decision, state = decide_auto(obs, config.auto, config.max_agents, state, now, config.name)
         self.states[config.name] = state
         self.arrived_at_decision[config.name] = arrived
-        await self.recorder.note(config.name, decision, obs, now)
+        await self.recorder.note(config.name, decision, obs, now, self.arrivals.submitted.get(config.name, 0))
         key = (decision.rule, decision.limit)
         news = decision.changed or self.published.get(config.name) != key
         self.published[config.name] = key

@@ -23,9 +23,13 @@ log = structlog.get_logger()
 @dataclass
 class _Interval:
     started: float
+    submitted: int
+    """The pool's arrival count when the interval began."""
     demand: int = 0
     steady_total: float = 0.0
     decisions: int = 0
+    service_total: float = 0.0
+    service_samples: int = 0
 
 
 class DemandRecorder:
@@ -38,13 +42,24 @@ class DemandRecorder:
         self.interval = interval
         self.pools: dict[str, _Interval] = {}
 
-    async def note(self, pool: str, decision: AutoDecision, obs: Observation | None, now: float) -> None:
+    def begin(self, pool: str, now: float, submitted: int) -> None:
+        """The pool is watched from ``now``, its running count of arrivals at ``submitted``: the first
+        interval counts from here, so the task that wakes the pool is recorded too."""
+        self.pools[pool] = _Interval(started=now, submitted=submitted)
+
+    async def note(
+        self, pool: str, decision: AutoDecision, obs: Observation | None, now: float, submitted: int
+    ) -> None:
+        """Note a decision, ``submitted`` being the pool's running count of arrivals."""
         if obs is None:
             return
-        current = self.pools.setdefault(pool, _Interval(started=now))
+        current = self.pools.setdefault(pool, _Interval(started=now, submitted=submitted))
         current.demand = max(current.demand, decision.demand)
         current.steady_total += decision.steady
         current.decisions += 1
+        if obs.service_time > 0:
+            current.service_total += obs.service_time
+            current.service_samples += 1
         if now - current.started < self.interval:
             return
         sample = DemandSample(
@@ -58,9 +73,12 @@ class DemandRecorder:
             arrival_rate=obs.arrival_rate,
             service_time=obs.service_time,
             steady=current.steady_total / current.decisions,
+            interval=round(now - current.started, 3),
+            arrived=max(submitted - current.submitted, 0),
+            service_mean=current.service_total / current.service_samples if current.service_samples else None,
         )
         await publish(self.nc, subjects.history_subject(pool), sample, traced=False)
-        self.pools[pool] = _Interval(started=now)
+        self.pools[pool] = _Interval(started=now, submitted=submitted)
 
     def forget(self, pool: str) -> None:
         self.pools.pop(pool, None)

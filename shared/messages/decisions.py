@@ -88,3 +88,10 @@ class DemandSample(Message, frozen=True, kw_only=True):
     steady: float | None = None
     """The mean agents the arrivals alone needed over the interval (Little's law): what the load profile
     learns. None in samples without it; the profile then learns ``demand``."""
+    interval: float | None = None
+    """Seconds the sample covers (it ends at ``at``). None in samples without it."""
+    arrived: int | None = None
+    """Tasks submitted to the pool during the interval, counted as they were published: with ``interval``
+    and ``service_mean``, a record of the load that can be replayed. None in samples without it."""
+    service_mean: float | None = None
+    """Mean service time (seconds) over the interval's observations that had one; None when none had."""

@@ -127,21 +127,32 @@ async def test_decisions_and_demand_samples_are_recorded(policy_up: None, nc: Cl
         name="default", mode="auto", desired=1, max_agents=100, agents=AgentCounts(busy=1),
         queue=QueueStats(in_flight=1, pending=3), tasks=TaskStats(service_mean=2.0, arrival_rate=1.0),
     )  # fmt: skip
+    js = nc.jetstream()
     for _ in range(3):
+        await js.publish(subjects.task_subject("default"), b"{}")
         fresh = type(snap)(at=time.time(), host=snap.host, pools=[busy])
         await nc.publish(subjects.snapshot_subject("h1"), encode(fresh))
         await asyncio.sleep(0.4)
-    js = nc.jetstream()
 
     async def recorded() -> bool:
-        samples = await read_history(js, subjects.history_subject("default"), time.time() - 60)
+        fresh = type(snap)(at=time.time(), host=snap.host, pools=[busy])  # decisions go on, and close intervals
+        await nc.publish(subjects.snapshot_subject("h1"), encode(fresh))
+        samples = [decode(DemandSample, m.data) for m in await read_history(js, subjects.history_subject("default"), 0)]
         if not samples:
             return False
-        sample = decode(DemandSample, samples[-1].data)
-        # the peak demand (3 queued tasks) and the arrivals' mean part, which the load profile learns
-        return sample.demand >= 2 and sample.steady is not None and 0 < sample.steady <= sample.demand
+        sample = samples[-1]
+        # the peak demand (3 queued tasks) and the arrivals' mean part, which the load profile learns; and the
+        # load as a replayable record: the tasks submitted in each interval and their mean service time
+        return (
+            sample.demand >= 2
+            and sample.steady is not None
+            and 0 < sample.steady <= sample.demand
+            and sum(s.arrived or 0 for s in samples) == 4  # the task that woke the pool, and three more
+            and all(s.interval is not None and s.interval > 0 for s in samples)
+            and sample.service_mean == 2.0
+        )
 
-    await eventually(recorded, timeout=10, what="demand sample")
+    await eventually(recorded, timeout=10, interval=0.2, what="demand samples")
     events = [decode(DecisionEvent, m.data) for m in await read_history(js, subjects.decision_subject("*"), 0, 10)]
     assert any(e.rule == "auto.scale_from_zero" for e in events)
 
