@@ -30,11 +30,11 @@ async def serve(
     settings: AgentSettings,
     handler: Handler,
     early_stop: list[int],
-    on_ready: Callable[[], None] | None = None,
-    began: float | None = None,
+    on_ready: Callable[[], None] | None,
+    began: float,
 ) -> int:
     """Connect, register and work until stopped; ``on_ready`` is called once registered and pulling.
-    ``began`` is when the process began to start (``time.monotonic()``), by default now."""
+    ``began`` is when the process began to start (``time.monotonic()``)."""
     stop = asyncio.Event()
     stop_on_signals(stop)
     if early_stop:

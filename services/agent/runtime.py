@@ -57,11 +57,11 @@ STATE_REPORT_EVERY = 1.0
 
 
 class Agent:
-    def __init__(self, settings: AgentSettings, nc: Client, handler: Handler, began: float | None = None) -> None:
+    def __init__(self, settings: AgentSettings, nc: Client, handler: Handler, began: float) -> None:
         """``began``: when this agent's process began to start (``time.monotonic()``), for the start time
-        it reports when registering; by default, now."""
+        it reports when registering."""
         self.s = settings
-        self.began = time.monotonic() if began is None else began
+        self.began = began
         self.nc = nc
         self.js = nc.jetstream()
         self.handler = handler

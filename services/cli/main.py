@@ -6,7 +6,7 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -30,25 +30,24 @@ def count(text: str) -> int:
     return value
 
 
-def positive(text: str) -> float:
+def _number(text: str, ok: Callable[[float], bool], words: str) -> float:
+    """``text`` as a finite number that is ``ok``; else a usage error asking for ``words``."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a positive number") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a positive number")
+        raise argparse.ArgumentTypeError(f"bad number {text!r}: give {words}") from None
+    if not (math.isfinite(value) and ok(value)):
+        raise argparse.ArgumentTypeError(f"bad number {text!r}: give {words}")
     return value
+
+
+def positive(text: str) -> float:
+    return _number(text, lambda v: v > 0, "a positive number")
 
 
 def nonnegative(text: str) -> float:
     """A price: 0 or more, e.g. ``--cost-per-agent-hour 0.12``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a number, 0 or more") from None
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a number, 0 or more")
-    return value
+    return _number(text, lambda v: v >= 0, "a number, 0 or more")
 
 
 def fraction(text: str) -> float:

@@ -112,30 +112,21 @@ class Monitor:
             self.decisions[event.pool] = event
         self.changes.setdefault(event.pool, Changes()).heard(event)
 
-    async def _recent_changes(self, pool: str) -> None:
-        """The pool's changes of count recorded in the windows status reports on (a monitor just started)."""
-        since = time.time() - KEEP
-        try:
-            recorded = await read_history(self.js, subjects.decision_subject(pool), since, limit=500)
-        except (nats.errors.Error, TimeoutError) as exc:
-            log.debug("no recorded changes", pool=pool, error=str(exc))
-            return
-        for msg in recorded:
-            with suppress(BadMessage):
-                self.changes.setdefault(pool, Changes()).heard(decode(DecisionEvent, msg.data))
-
     async def _last_decision(self, pool: str) -> DecisionEvent | None:
-        """The pool's latest decision: heard since start, or else the last in the history stream."""
+        """The pool's latest decision: heard since start, or else read back from the history stream (with the
+        changes of count of the windows status reports on, for a monitor just started)."""
         if pool not in self.decisions:
             self.decisions[pool] = None
-            await self._recent_changes(pool)
             try:
-                msg = await self.js.get_last_msg(subjects.HISTORY_STREAM, subjects.decision_subject(pool))
-                recorded = decode(DecisionEvent, msg.data or b"")
-            except (NotFoundError, BadMessage, nats.errors.Error, TimeoutError) as exc:
+                recent = await read_history(self.js, subjects.decision_subject(pool), time.time() - KEEP, limit=500)
+                if not recent:  # nothing lately: the last one ever, if any
+                    recent = [await self.js.get_last_msg(subjects.HISTORY_STREAM, subjects.decision_subject(pool))]
+            except (NotFoundError, nats.errors.Error, TimeoutError) as exc:
                 log.debug("no recorded decision", pool=pool, error=str(exc))
-            else:
-                await self._on_decision(recorded, "")
+                recent = []
+            for msg in recent:
+                with suppress(BadMessage):
+                    await self._on_decision(decode(DecisionEvent, msg.data or b""), "")
         return self.decisions[pool]
 
     async def _on_status(self, query: StatusQuery) -> Snapshot:

@@ -22,6 +22,7 @@ from agentscaler.shared.codec import decode, encode
 from agentscaler.shared.errors import RequestFailed
 from agentscaler.shared.messages.agents import Ack, Heartbeat, Register
 from agentscaler.shared.messages.commands import CommandReply, Scale, SetPool
+from agentscaler.shared.messages.decisions import DecisionEvent
 from agentscaler.shared.messages.pools import AutoConfig, PoolConfig
 from agentscaler.shared.messages.snapshots import Snapshot, StatusQuery
 from agentscaler.shared.messages.tasks import TaskEnvelope, TaskResult
@@ -147,3 +148,24 @@ async def test_status_carries_the_auto_config_the_last_decision_and_the_cost(sys
     assert change.cost_per_hour == 1.0
     unpriced = (await status(nc, "default")).pools[0]
     assert unpriced.cost is None
+
+
+async def test_a_monitor_started_later_reads_the_last_decision_and_changes_back(
+    system: None, nats_server: EmbeddedServer, nc: Client
+) -> None:
+    await request(nc, subjects.COMMAND, SetPool(config=PoolConfig(name="late", max_agents=10)), CommandReply)
+    await request(nc, subjects.COMMAND, Scale(pool="late", direction="up", count=3), CommandReply)
+    await eventually(lambda: _decided(nc, "late", 3), what="the decision recorded")
+    sub = await nc.subscribe(subjects.snapshot_subject("h2"))
+    settings = MonitorSettings(nats_url=nats_server.url, host="h2", interval=0.1, stats_window=60)
+    async with running(monitor.run, settings):
+        snapshot = decode(Snapshot, (await sub.next_msg(timeout=10)).data)
+    [late] = [p for p in snapshot.pools if p.name == "late"]
+    assert late.last_decision is not None and late.last_decision.desired == 3
+    assert [(c.previous, c.desired) for c in late.impacts] == [(0, 3)]
+
+
+async def _decided(nc: Client, pool: str, desired: int) -> bool:
+    js = nc.jetstream()
+    msg = await js.get_last_msg(subjects.HISTORY_STREAM, subjects.decision_subject(pool))
+    return decode(DecisionEvent, msg.data or b"").desired == desired
