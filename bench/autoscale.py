@@ -3,11 +3,12 @@
     python bench/autoscale.py --kind all
     python bench/autoscale.py --trace my-trace.jsonl --target-wait 10
 
-Each trace (a shipped kind from ``traces.py``, generated with ``--seed``, or any JSON-lines file) is run through
-``simulate.py`` once per policy: agentscaler's ``decide_auto`` (with and without its seasonal prediction), the
-HPA-like and KEDA-like baselines and static-peak (``baselines.py``), all under the same queue, start delay and
-cap. It prints a table per trace (agent-seconds, their share of static-peak's, slack, p95 queue wait, minutes
-whose p95 wait exceeds the target, scaling actions), then whether agentscaler meets its goals on it:
+Each trace (a shipped kind from ``traces.py``, generated with ``--seed``, or any JSON-lines file) is run through the
+simulator (``services/policy/core/simulate.py``) once per policy: agentscaler's ``decide_auto`` (with and without
+its seasonal prediction), the HPA-like and KEDA-like baselines and static-peak (``baselines.py``), all under the
+same queue, start delay and cap. It prints a table per trace (agent-seconds, their share of static-peak's, slack,
+p95 queue wait, minutes whose p95 wait exceeds the target, scaling actions), then whether agentscaler meets its
+goals on it:
 
 - slack <= 15%;
 - agent-seconds <= 60% of static-peak's;
@@ -21,43 +22,24 @@ import argparse
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 import traces
 from baselines import HpaLike, KedaLike, StaticPeak, peak_need
-from simulate import Metrics, Policy, PoolView, Workload, measure, simulate
 
-from agentscaler.services.policy.core.auto import AutoState, decide_auto
 from agentscaler.services.policy.core.demand import SLOW_START
+from agentscaler.services.policy.core.metrics import Metrics, measure
+from agentscaler.services.policy.core.simulate import Policy, simulate
+from agentscaler.services.policy.core.trial import AutoPolicy
+from agentscaler.services.policy.core.workload import Workload
 from agentscaler.shared.messages.pools import AutoConfig
 
 OURS = "agentscaler"
 NO_PREDICTION = "agentscaler (no prediction)"
 MAX_SLACK = 0.15
 MAX_SHARE_OF_STATIC = 0.60
-
-
-@dataclass
-class Agentscaler:
-    """agentscaler's auto policy as a simulator policy: ``decide_auto`` on the simulated pool's observation,
-    every ``period`` seconds and at once when a task arrives at a pool with no agent."""
-
-    config: AutoConfig
-    max_agents: int
-    name: str = OURS
-    period: float = 1.0
-    wakes_on_arrival: bool = True
-    state: AutoState = field(default_factory=AutoState)
-    rules: Counter[str] = field(default_factory=Counter)
-    """How many times each rule changed the count."""
-
-    def decide(self, pool: PoolView, now: float) -> int:
-        decision, self.state = decide_auto(pool.observation(), self.config, self.max_agents, self.state, now)
-        if decision.desired != pool.agents:
-            self.rules[decision.rule] += 1
-        return decision.desired
 
 
 @dataclass(frozen=True)
@@ -80,8 +62,8 @@ def policies(args: argparse.Namespace, peak: int) -> list[Callable[[], Policy]]:
     config = AutoConfig(target_wait=args.target_wait)
     no_prediction = msgspec.structs.replace(config, predict=False)
     return [
-        lambda: Agentscaler(config, args.max_agents, period=args.tick),
-        lambda: Agentscaler(no_prediction, args.max_agents, name=NO_PREDICTION, period=args.tick),
+        lambda: AutoPolicy(config, args.max_agents, period=args.tick),
+        lambda: AutoPolicy(no_prediction, args.max_agents, name=NO_PREDICTION, period=args.tick),
         lambda: HpaLike(args.max_agents, target=args.backlog_target),
         lambda: KedaLike(args.max_agents, target=args.backlog_target),
         lambda: StaticPeak(min(peak, args.max_agents)),
@@ -100,7 +82,7 @@ def evaluate(name: str, workload: Workload, args: argparse.Namespace) -> Evaluat
             workload, policy, start_delay=args.start_delay, max_agents=args.max_agents, spawn_rate=args.spawn_rate
         )
         rows.append(measure(result, workload, args.target_wait))
-        if isinstance(policy, Agentscaler):
+        if isinstance(policy, AutoPolicy):
             rules[policy.name] = policy.rules
     return Evaluation(name, workload, peak, rows, rules, time.perf_counter() - started)
 

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from simulate import PoolView
+from agentscaler.services.policy.core.simulate import PoolView
 
 
 def peak_need(arrivals: Sequence[float], services: Sequence[float]) -> int:

@@ -11,12 +11,12 @@ Measured live, in trace seconds:
 - p95 wait (submission to start, from the stored results), minutes over the target wait, scaling actions
   (decisions that changed the count).
 
-The same window of the trace then runs through ``bench/simulate.py`` with the same policy settings and the host
-as measured live (unless ``--start-delay`` or ``--spawn-rate`` say otherwise): the agents' start time (the
-median the policy saw) and how many agents the host started a second at most (the most that registered in any
-``SPAWN_WINDOW`` real seconds: the host's pace in a burst, and in a run without one no more than the run
-needed), both in trace time. The live figures are printed with their ratio to the
-simulated ones (the simulation is the baseline).
+The same window of the trace then runs through the simulator (``services/policy/core/simulate.py``) with the same
+policy settings and the host as measured live (unless ``--start-delay`` or ``--spawn-rate`` say otherwise): the
+agents' start time (the median the policy saw) and how many agents the host started a second at most (the most that
+registered in any ``SPAWN_WINDOW`` real seconds: the host's pace in a burst, and in a run without one no more than
+the run needed), both in trace time. The live figures are printed with their ratio to the simulated ones (the
+simulation is the baseline).
 
     python bench/replay.py --kind steady --speed 10 --duration 1800
 """
@@ -33,11 +33,13 @@ from typing import Any
 
 import msgspec
 import traces
-from autoscale import Agentscaler
 from harness import connect, running_system, wait_until
-from simulate import Metrics, Workload, measure, minutes_over, p95, simulate
 
 from agentscaler.services.cli.client import Client
+from agentscaler.services.policy.core.metrics import Metrics, measure, minutes_over, p95
+from agentscaler.services.policy.core.simulate import simulate
+from agentscaler.services.policy.core.trial import AutoPolicy
+from agentscaler.services.policy.core.workload import Workload
 from agentscaler.shared import subjects
 from agentscaler.shared.codec import decode, encode
 from agentscaler.shared.messages.agents import Exited, Registered, Spawned
@@ -204,16 +206,20 @@ def window(tasks: list[tuple[float, float]], start: float, duration: float) -> W
     return Workload.from_tasks([(t - start, s) for t, s in tasks if start <= t < start + duration])
 
 
+ROWS = (
+    ("agent-seconds", "agent_seconds", "{:>12,.0f}"),
+    ("slack %", "slack", "{:>12.1%}"),
+    ("p95 wait s", "p95_wait", "{:>12.2f}"),
+    ("minutes over target", "minutes_over", "{:>12d}"),
+    ("scaling actions", "actions", "{:>12d}"),
+    ("peak agents", "peak_agents", "{:>12d}"),
+)
+"""The figures a live run is reported by: (label, ``Metrics`` field, format)."""
+
+
 def report(live: Metrics, simulated: Metrics) -> None:
     print(f"{'':24} {'live':>12} {'simulated':>12} {'live/sim':>9}")
-    for label, key, fmt in (
-        ("agent-seconds", "agent_seconds", "{:>12,.0f}"),
-        ("slack %", "slack", "{:>12.1%}"),
-        ("p95 wait s", "p95_wait", "{:>12.2f}"),
-        ("minutes over target", "minutes_over", "{:>12d}"),
-        ("scaling actions", "actions", "{:>12d}"),
-        ("peak agents", "peak_agents", "{:>12d}"),
-    ):
+    for label, key, fmt in ROWS:
         a, b = getattr(live, key), getattr(simulated, key)
         ratio = f"{a / b:>8.2f}x" if b else f"{'-':>9}"
         print(f"{label:24} {fmt.format(a)} {fmt.format(b)} {ratio}")
@@ -272,7 +278,7 @@ def main() -> None:
     print(f"simulating agents that start in {start_delay:.2f} trace seconds, {spawn_rate:.1f} a trace second at most")
     result = simulate(
         workload,
-        Agentscaler(config, args.max_agents),
+        AutoPolicy(config, args.max_agents),
         start_delay=start_delay,
         max_agents=args.max_agents,
         spawn_rate=spawn_rate,

@@ -14,6 +14,9 @@ COMMAND = f"{PREFIX}.cmd"
 """Policy commands: a tagged union (``type`` field) of scale and pool commands; replies say what happened."""
 STATUS = f"{PREFIX}.status"
 """Ask a monitor for the latest system snapshot."""
+OPTIMIZE = f"{PREFIX}.optimize"
+"""Ask the policy to tune a pool's auto settings to its recorded load (``agentscaler optimize``); the reply
+comes when the search is done (seconds to minutes), so it has a subject of its own."""
 REGISTRY_QUERY = f"{PREFIX}.registry.agents"
 """Ask the registry for the agents it knows (optionally of one pool)."""
 AGENT_REGISTER = f"{PREFIX}.agent.register"
@@ -30,6 +33,8 @@ AGENT_EVENTS = f"{PREFIX}.evt.agent"
 """Agent lifecycle events: ``agentscaler.evt.agent.<kind>`` (spawned, exited, registered, deregistered, lost)."""
 DECISIONS = f"{PREFIX}.evt.decision"
 """Policy decisions that changed a pool's desired count: ``agentscaler.evt.decision.<pool>``."""
+OPTIMIZE_EVENTS = f"{PREFIX}.evt.optimize"
+"""Progress of an optimize run: ``agentscaler.evt.optimize.<pool>``."""
 
 HISTORY = f"{PREFIX}.history"
 """Auto pools' demand samples, one subject per pool: ``agentscaler.history.<pool>`` (the policy learns the
@@ -49,6 +54,8 @@ DESIRED_BUCKET = "agentscaler-desired"
 """KV: pool name -> DesiredState (the count the actuator converges to)."""
 AGENTS_BUCKET = "agentscaler-agents"
 """KV: agent id -> AgentRecord, written by the registry on state changes only."""
+OPTIMIZE_BUCKET = "agentscaler-optimize"
+"""KV: pool name -> the report of its latest optimize run (Optimized)."""
 RESULTS_BUCKET = "agentscaler-results"
 """KV: ``<pool>.<task id>`` -> TaskResult; created once per task, so duplicates are detected."""
 
@@ -96,6 +103,10 @@ def agent_event_subject(kind: str) -> str:
 
 def decision_subject(pool: str) -> str:
     return f"{DECISIONS}.{pool}"
+
+
+def optimize_event_subject(pool: str) -> str:
+    return f"{OPTIMIZE_EVENTS}.{pool}"
 
 
 def history_subject(pool: str) -> str:

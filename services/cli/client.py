@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,7 +18,7 @@ from agentscaler.shared.bus.connection import connect_once
 from agentscaler.shared.bus.history import read_history
 from agentscaler.shared.bus.jetstream import bucket, get_struct, task_queue_exists
 from agentscaler.shared.bus.rpc import request
-from agentscaler.shared.codec import decode, encode
+from agentscaler.shared.codec import BadMessage, decode, encode
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import AgentList, AgentsQuery
 from agentscaler.shared.messages.commands import (
@@ -33,6 +34,7 @@ from agentscaler.shared.messages.commands import (
     SetPool,
 )
 from agentscaler.shared.messages.decisions import DecisionEvent
+from agentscaler.shared.messages.optimize import Optimize, Optimized, OptimizeProgress
 from agentscaler.shared.messages.pools import AutoConfig, PoolConfig
 from agentscaler.shared.messages.snapshots import Snapshot, StatusQuery
 from agentscaler.shared.messages.tasks import TaskEnvelope, TaskResult
@@ -75,6 +77,32 @@ class Client:
     async def set_pool(self, config: PoolConfig) -> PoolInfo:
         reply: PoolInfo = await self.command(SetPool(config=config))
         return reply
+
+    async def optimize(
+        self, cmd: Optimize, timeout: float, progress: Callable[[OptimizeProgress], None] | None = None
+    ) -> Optimized:
+        """Run an optimize search and wait up to ``timeout`` seconds for its report, calling ``progress`` with
+        each progress event meanwhile."""
+
+        async def on_progress(msg: Any) -> None:
+            if progress is not None:
+                with contextlib.suppress(BadMessage):
+                    progress(decode(OptimizeProgress, msg.data))
+
+        sub = await self.nc.subscribe(subjects.optimize_event_subject(cmd.pool), cb=on_progress)
+        try:
+            reply: Optimized = await request(
+                self.nc, subjects.OPTIMIZE, cmd, Optimized, timeout=timeout, what="policy service"
+            )
+        finally:
+            await sub.unsubscribe()
+        return reply
+
+    async def last_optimize(self, pool: str) -> Optimized | None:
+        """The report of the pool's latest optimize run, if any."""
+        kv = await bucket(self.js, subjects.OPTIMIZE_BUCKET)
+        found = await get_struct(kv, pool, Optimized)
+        return None if found is None else found[0]
 
     async def status(self, pool: str | None = None) -> Snapshot:
         reply: Snapshot = await request(

@@ -20,6 +20,8 @@ from agentscaler.shared.telemetry.logging import configure_logging
 
 from . import demo, launcher
 from .client import Client, connected
+from .optimize import optimize
+from .progress import ProgressView, counts_line, remaining
 from .render import CLEAR, render_status
 
 T = TypeVar("T")
@@ -91,21 +93,21 @@ async def _scale(client: Client, args: argparse.Namespace) -> int:
 
 
 async def _wait_for_count(client: Client, pool: str, n: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while True:
-        snap = await client.status(pool)
-        a = snap.pools[0].agents
-        running, total = a.ready + a.busy, a.ready + a.busy + a.starting + a.draining
-        line = f"  {running}/{n} running ({a.starting} starting, {a.draining} draining)"
-        if line != last:
-            print(line, file=sys.stderr)
-            last = line
-        if running == n and total == n:
-            return
-        if time.monotonic() > deadline:
-            raise AgentscalerError(f"pool {pool} did not reach {n} agents within {timeout:g}s ({line.strip()})")
-        await asyncio.sleep(0.5)
+    """Wait until the pool runs ``n`` agents and no other, showing the progress on stderr."""
+    started = time.monotonic()
+    view = ProgressView(sys.stderr, n, started, tty=sys.stderr.isatty())
+    try:
+        while True:
+            a = (await client.status(pool)).pools[0].agents
+            view.show(a, time.monotonic())
+            if remaining(a, n) == 0:
+                return
+            if time.monotonic() > started + timeout:
+                line = counts_line(a, n).strip()
+                raise AgentscalerError(f"pool {pool} did not reach {n} agents within {timeout:g}s ({line})")
+            await asyncio.sleep(0.5)
+    finally:
+        view.close()
 
 
 async def _auto(client: Client, args: argparse.Namespace) -> int:
@@ -320,6 +322,7 @@ _HANDLERS = {
     "auto": _auto,
     "manual": _manual,
     "history": _history,
+    "optimize": optimize,
     "pool set": _pool_set,
     "pool show": _pool_show,
     "pool list": _pool_list,

@@ -16,6 +16,7 @@ from agentscaler.shared.telemetry.logging import configure_logging
 from agentscaler.shared.telemetry.tracing import configure_tracing, shutdown_tracing, span
 
 from . import commands
+from .units import parse_duration
 
 MAX_COUNT = 1_000_000
 
@@ -56,6 +57,14 @@ def fraction(text: str) -> float:
     if value > 1:
         raise argparse.ArgumentTypeError(f"bad share {text!r}: give a number above 0 and at most 1")
     return value
+
+
+def since(text: str) -> float:
+    """A duration such as ``24h``, ``90m`` or ``3600`` (seconds)."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -132,6 +141,24 @@ def parser() -> argparse.ArgumentParser:
         const=2.0,
         metavar="SECONDS",
         help="refresh every SECONDS (default 2) until Ctrl-C; with --json, a snapshot a line",
+    )
+
+    tune = sub.add_parser(
+        "optimize",
+        parents=[pooled],
+        help="tune a pool's auto settings to its recorded load (a simulated replay; nothing changes without --apply)",
+    )
+    tune.add_argument(
+        "--since", type=since, default=86400.0, metavar="DURATION", help="recorded load to replay (default: 24h)"
+    )
+    tune.add_argument(
+        "--budget", type=positive, metavar="PER_HOUR", help="never recommend settings predicted to cost more an hour"
+    )
+    tune.add_argument("--apply", action="store_true", help="store the recommended settings with the pool")
+    tune.add_argument("--plot", metavar="FILE", help="also draw the cost/latency trade-off as a PNG (needs matplotlib)")
+    tune.add_argument("--json", action="store_true", help="print the report as JSON for machines")
+    tune.add_argument(
+        "--timeout", type=positive, default=900.0, help="seconds to wait for the search (default: %(default)s)"
     )
 
     submit = sub.add_parser("submit", parents=[pooled], help="enqueue tasks; prints their ids")

@@ -13,17 +13,22 @@ from agentscaler.shared.messages.snapshots import (
     WindowFigures,
 )
 
+from .units import duration
+
 CLEAR = "\x1b[H\x1b[J"
 """Cursor home and clear the screen: a live view redraws in place."""
 GIB = 1024**3
 MIB = 1024**2
+CPU_SATURATED = 95
+"""Host CPU percent from which auto mode adds no agents; the monitor's ``cpu_fit`` keeps hosts under it."""
 
 
 def render_status(snapshot: Snapshot) -> str:
     lines: list[str] = []
+    hosts = snapshot.hosts or [snapshot.host]
     for pool in snapshot.pools:
         lines.extend(_pool(pool))
-        lines.append(_room(pool, snapshot.host))
+        lines.append(_room(pool, hosts))
         if pool.auto is not None:
             lines.append(_auto(pool.auto, active=pool.mode == "auto"))
         if pool.last_decision is not None:
@@ -31,11 +36,15 @@ def render_status(snapshot: Snapshot) -> str:
         if pool.cost is not None:
             lines.append(_cost(pool.cost))
         lines.extend(_impact(i, snapshot.at, priced=pool.cost is not None) for i in pool.impacts)
+        lines.extend(_optimized(pool, snapshot.at))
         lines.append("")
     if len(snapshot.pools) > 1:
         lines.extend([_system(snapshot.pools), ""])
-    lines.extend(_host(snapshot.host))
-    return "\n".join(lines)
+    for host in hosts:
+        lines.extend([*_host(host), ""])
+    if len(hosts) > 1:
+        lines.append(_all_hosts(hosts))
+    return "\n".join(lines).rstrip("\n")
 
 
 def _pool(p: PoolSnapshot) -> list[str]:
@@ -66,24 +75,49 @@ def _system(pools: list[PoolSnapshot]) -> str:
     return words
 
 
-def _room(p: PoolSnapshot, h: HostSnapshot) -> str:
-    """How many more agents the pool can have, and what bounds it."""
+def _room(p: PoolSnapshot, hosts: list[HostSnapshot]) -> str:
+    """How many more agents the pool can have, and what bounds it: its max, its auto max, or the hosts'
+    memory or CPU (naming the hosts)."""
     limit, why = p.max_agents, "the pool's max_agents"
     if p.mode == "auto" and p.auto is not None and p.auto.max_agents is not None and p.auto.max_agents < limit:
         limit, why = p.auto.max_agents, "its auto max"
     room = max(limit - p.desired, 0)
     bound = f"{why} {limit}"
-    if h.agents_fit < room:
-        room, bound = h.agents_fit, f"memory on {h.host}: fits {h.agents_fit} more"
+    fit = sum(_fit(h)[0] for h in hosts)
+    if fit < room:
+        room, bound = fit, f"{_resources(hosts)}: fits {fit} more"
     words = f"  room     {room} more agents (bound by {bound})"
-    if p.mode == "auto" and h.cpu_percent >= 95:
-        words += f"; host CPU at {h.cpu_percent:.0f}%: auto mode adds none until it falls"
+    hot = [h for h in hosts if h.cpu_percent >= CPU_SATURATED]
+    if p.mode == "auto" and hot:
+        where = f" on {_names([h.host for h in hot])}" if len(hosts) > 1 else ""
+        words += f"; host CPU at {max(h.cpu_percent for h in hot):.0f}%{where}: auto mode adds none until it falls"
     return words
+
+
+def _fit(h: HostSnapshot) -> tuple[int, str]:
+    """How many more agents the host takes, and what bounds it: ``memory`` or ``CPU``."""
+    if h.cpu_fit is not None and h.cpu_fit < h.agents_fit:
+        return h.cpu_fit, "CPU"
+    return h.agents_fit, "memory"
+
+
+def _resources(hosts: list[HostSnapshot]) -> str:
+    """What bounds the hosts together: ``memory on h1, h2, CPU on h3``."""
+    bounds: dict[str, list[str]] = {}
+    for h in hosts:
+        bounds.setdefault(_fit(h)[1], []).append(h.host)
+    return ", ".join(f"{what} on {_names(names)}" for what, names in sorted(bounds.items(), reverse=True))
+
+
+def _names(names: list[str], shown: int = 3) -> str:
+    """Up to ``shown`` names, then how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _auto(a: AutoConfig, active: bool) -> str:
     high = "pool max" if a.max_agents is None else str(a.max_agents)
-    predict = f"on (season {_duration(a.season)})" if a.predict else "off"
+    predict = f"on (season {duration(a.season)})" if a.predict else "off"
     return (
         f"  auto     {'in force' if active else 'stored, not in force'}{'   DRY RUN' if a.dry_run else ''}   "
         f"min {a.min_agents}  max {high}   target wait {a.target_wait:g}s   utilization {a.utilization:.0%}   "
@@ -102,7 +136,7 @@ def _last(d: DecisionEvent, now: float) -> str:
         ]
     )
     return (
-        f"  last     {_duration(max(now - d.at, 0.0))} ago   {d.rule} on {d.trigger}   {counts}{extras}\n"
+        f"  last     {duration(max(now - d.at, 0.0))} ago   {d.rule} on {d.trigger}   {counts}{extras}\n"
         f"           {d.reason}"
     )
 
@@ -110,11 +144,36 @@ def _last(d: DecisionEvent, now: float) -> str:
 def _cost(c: PoolCost) -> str:
     prices = [f"{c.per_agent_hour:g} per agent-hour"] if c.per_agent_hour > 0 else []
     prices += [f"{c.per_task:g} per task"] if c.per_task > 0 else []
-    seen = "" if c.covered >= 86400 else f" (seen for {_duration(c.covered)})"
+    seen = "" if c.covered >= 86400 else f" (seen for {duration(c.covered)})"
     return (
         f"  cost     burning {c.burn_rate:.2f}/h   last hour {c.last_hour:.2f}   last day {c.last_day:.2f}{seen}"
         f"   at {', '.join(prices)}"
     )
+
+
+def _optimized(p: PoolSnapshot, now: float) -> list[str]:
+    """The latest optimize run's recommendation, and whether it is stored with the pool."""
+    r = p.optimized
+    if r is None:
+        return [f"  optimize none yet: `agentscaler optimize --pool {p.name}` tunes the auto settings to the load"]
+    head = f"  optimize {duration(max(now - r.at, 0.0))} ago, on {duration(r.span)} of recorded load:"
+    rec = r.recommended
+    if rec is None:
+        return [f"{head} no recommendation: {r.note}"]
+    if not r.changes:
+        return [f"{head} keep the current settings ({r.note})"]
+    cur = r.current
+    saved = rec.agent_seconds / cur.agent_seconds - 1 if cur.agent_seconds else 0.0
+    cost = f", cost {cur.cost_per_hour:.2f} -> {rec.cost_per_hour:.2f}/h" if r.per_agent_hour > 0 else ""
+    if p.auto == rec.config:
+        state = "stored with the pool" + (" and in force" if p.mode == "auto" else "")
+    else:
+        state = f"not applied: `agentscaler optimize --pool {p.name} --apply`"
+    return [
+        f"{head} recommends {'; '.join(r.changes)}",
+        f"           agent-seconds {saved:+.1%}{cost}, minutes over {r.target_wait:g}s {cur.minutes_over:g} -> "
+        f"{rec.minutes_over:g}, p95 wait {cur.p95_wait:.2f} -> {rec.p95_wait:.2f}s; {state}",
+    ]
 
 
 FLAGS = {"no_gain": "NO THROUGHPUT GAIN", "degraded": "PER-AGENT THROUGHPUT DEGRADED"}
@@ -122,7 +181,7 @@ FLAGS = {"no_gain": "NO THROUGHPUT GAIN", "degraded": "PER-AGENT THROUGHPUT DEGR
 
 def _impact(i: ScalingImpact, now: float, priced: bool) -> str:
     """One change of count: the figures before -> after, per agent, its cost an hour and any flag."""
-    head = f"  change   {_duration(max(now - i.at, 0.0))} ago   {i.previous} -> {i.desired} ({i.rule}):"
+    head = f"  change   {duration(max(now - i.at, 0.0))} ago   {i.previous} -> {i.desired} ({i.rule}):"
     if i.after is None:
         figures = f"before {_figures(i.before)}; after: measuring"
     else:
@@ -145,25 +204,67 @@ def _figures(w: WindowFigures) -> str:
     return f"throughput {w.throughput:.2f}/s, wait {w.wait_mean:.2f}s, latency {w.latency_mean:.2f}s"
 
 
-def _duration(seconds: float) -> str:
-    """``seconds`` in the largest whole units that fit: 42s, 5m 3s, 2h 10m, 1d 2h."""
-    s = int(seconds)
-    for unit, size, sub, subsize in (("d", 86400, "h", 3600), ("h", 3600, "m", 60), ("m", 60, "s", 1)):
-        if s >= size:
-            rest = (s % size) // subsize
-            return f"{s // size}{unit}" + (f" {rest}{sub}" if rest else "")
-    return f"{seconds:.0f}s" if seconds >= 1 else f"{seconds:.1f}s"
-
-
 def _host(h: HostSnapshot) -> list[str]:
+    """One host: CPU, memory and disk used and free, its agents with their averages, and how many more fit."""
     used = h.memory_total - h.memory_available
     return [
         f"host {h.host}",
-        f"  cpu      {h.cpu_percent:.0f}% of {h.cpu_count} cores   load {h.load1:.2f}",
+        f"  cpu      {h.cpu_percent:.0f}% used, {max(100 - h.cpu_percent, 0):.0f}% free of {h.cpu_count} cores   "
+        f"load {h.load1:.2f}",
         f"  memory   {used / GIB:.1f} GiB used   {h.memory_available / GIB:.1f} GiB available "
         f"of {h.memory_total / GIB:.1f} GiB",
-        f"  disk     {h.disk_free / GIB:.1f} GiB free of {h.disk_total / GIB:.1f} GiB   "
-        f"read {h.disk_read_bps / MIB:.1f} MiB/s   write {h.disk_write_bps / MIB:.1f} MiB/s",
-        f"  agents   {h.agents} running, ~{h.agent_memory_budget / MIB:.0f} MiB each   fits {h.agents_fit} more "
-        f"(keeping {h.memory_reserve / MIB:.0f} MiB free)",
+        f"  disk     {(h.disk_total - h.disk_free) / GIB:.1f} GiB used   {h.disk_free / GIB:.1f} GiB free of "
+        f"{h.disk_total / GIB:.1f} GiB   read {h.disk_read_bps / MIB:.1f} MiB/s   "
+        f"write {h.disk_write_bps / MIB:.1f} MiB/s   I/O wait {h.iowait_percent:.1f}%",
+        _agents(h),
+        _host_room(h),
     ]
+
+
+def _agents(h: HostSnapshot) -> str:
+    """The host's agents and what one uses on average: memory (PSS, else the budget) and CPU."""
+    if h.agent_pss_avg:
+        memory = f"~{h.agent_pss_avg / MIB:.0f} MiB each (PSS; RSS {h.agent_rss_avg / MIB:.0f} MiB)"
+    else:
+        memory = f"~{h.agent_memory_budget / MIB:.0f} MiB each budgeted"
+    cpu = ""
+    if h.agents:
+        cpu = f"   CPU {_share(h.agent_cpu_avg)} of a core each, ~{h.agents_cpu_percent:.0f}% of the host together"
+    return f"  agents   {h.agents} running, {memory}{cpu}"
+
+
+def _host_room(h: HostSnapshot) -> str:
+    """How many more agents the host takes, bound by memory or by CPU, and what the other resource allows."""
+    fit, what = _fit(h)
+    memory = f"keeping {h.memory_reserve / MIB:.0f} MiB free"
+    if h.cpu_fit is None:
+        return f"  room     fits {fit} more agents, bound by memory ({memory}); CPU sets no bound ({_no_cpu_bound(h)})"
+    cpu = f"under {CPU_SATURATED}% CPU at {_share(h.agent_cpu_avg)} each"
+    if what == "CPU":
+        return f"  room     fits {fit} more agents, bound by CPU ({cpu}); memory takes {h.agents_fit} ({memory})"
+    return f"  room     fits {fit} more agents, bound by memory ({memory}); CPU takes {h.cpu_fit} ({cpu})"
+
+
+def _no_cpu_bound(h: HostSnapshot) -> str:
+    """Why the host's CPU gives no count of agents."""
+    if not h.agents:
+        return "no agent to measure"
+    return "agents near idle" if h.agent_cpu_avg else "agents near idle or not measured yet"
+
+
+def _share(percent: float) -> str:
+    """A percent of a core, with two decimals below 1 (idle agents use hundredths)."""
+    return f"{percent:.2f}%" if percent < 1 else f"{percent:.1f}%"
+
+
+def _all_hosts(hosts: list[HostSnapshot]) -> str:
+    """Every host together: CPU (weighted by cores), memory, disk, agents and how many more fit."""
+    cores = sum(h.cpu_count for h in hosts)
+    cpu = sum(h.cpu_percent * h.cpu_count for h in hosts) / cores if cores else 0.0
+    total, available = sum(h.memory_total for h in hosts), sum(h.memory_available for h in hosts)
+    disk_total, disk_free = sum(h.disk_total for h in hosts), sum(h.disk_free for h in hosts)
+    return (
+        f"all {len(hosts)} hosts   cpu {cpu:.0f}% used of {cores} cores   memory {(total - available) / GIB:.1f} GiB "
+        f"used   {available / GIB:.1f} GiB available   disk {disk_free / GIB:.1f} GiB free of {disk_total / GIB:.1f} "
+        f"GiB   agents {sum(h.agents for h in hosts)} running, fit {sum(_fit(h)[0] for h in hosts)} more"
+    )

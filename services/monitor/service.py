@@ -6,6 +6,7 @@ import asyncio
 import time
 from contextlib import suppress
 
+import msgspec
 import nats.errors
 import structlog
 from nats.aio.client import Client
@@ -23,6 +24,7 @@ from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import AgentList, AgentRecord, AgentsQuery
 from agentscaler.shared.messages.decisions import DecisionEvent
+from agentscaler.shared.messages.optimize import Optimized
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import (
     AgentCounts,
@@ -34,8 +36,9 @@ from agentscaler.shared.messages.snapshots import (
 from agentscaler.shared.messages.tasks import TaskResult
 from agentscaler.shared.supervisor import wait_or_stop
 
-from .host import MIB, HostSampler
+from .host import MIB, HostBook, HostSampler
 from .impact import KEEP, Changes, TaskSeries, impact
+from .pace import SpawnPace
 from .settings import MonitorSettings
 from .stats import PoolTaskStats, start_time
 from .usage import PoolUsage, pool_cost
@@ -53,8 +56,13 @@ class Monitor:
         self.nc = nc
         self.js = nc.jetstream()
         self.host = HostSampler(settings.host, settings.disk_path, int(settings.memory_reserve_mb * MIB))
+        self.hosts = HostBook(settings.host_max_age)
+        """Every host's latest figures, for status replies."""
         self.pools: dict[str, PoolConfig] = {}
         self.desired: dict[str, DesiredState] = {}
+        self.optimized: dict[str, Optimized] = {}
+        self.paces: dict[str, SpawnPace] = {}
+        """Each pool's latest optimize report."""
         self.tasks: dict[str, PoolTaskStats] = {}
         self.usage: dict[str, PoolUsage] = {}
         self.series: dict[str, TaskSeries] = {}
@@ -69,6 +77,9 @@ class Monitor:
             asyncio.create_task(
                 mirror(await bucket(self.js, subjects.DESIRED_BUCKET), DesiredState, self.desired, _noop)
             ),
+            asyncio.create_task(
+                mirror(await bucket(self.js, subjects.OPTIMIZE_BUCKET), Optimized, self.optimized, _noop)
+            ),
         ]
         await bucket(self.js, subjects.RESULTS_BUCKET)
         results = await self.js.subscribe(
@@ -78,6 +89,7 @@ class Monitor:
             cb=self._on_result,
         )
         await listen(self.nc, f"{subjects.DECISIONS}.>", DecisionEvent, self._on_decision, traced=False)
+        await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
         await serve(self.nc, subjects.STATUS, StatusQuery, self._on_status, queue="monitor")
         log.info("monitor ready")
         try:
@@ -112,6 +124,9 @@ class Monitor:
             self.decisions[event.pool] = event
         self.changes.setdefault(event.pool, Changes()).heard(event)
 
+    async def _on_snapshot(self, snapshot: Snapshot, _: str) -> None:
+        self.hosts.heard(snapshot.host, time.monotonic())
+
     async def _last_decision(self, pool: str) -> DecisionEvent | None:
         """The pool's latest decision: heard since start, or else read back from the history stream (with the
         changes of count of the windows status reports on, for a monitor just started)."""
@@ -130,16 +145,18 @@ class Monitor:
         return self.decisions[pool]
 
     async def _on_status(self, query: StatusQuery) -> Snapshot:
+        """The latest snapshot (of one pool, with ``query.pool``), with every host heard from lately."""
         snapshot = self.latest or await self.snapshot()
-        if query.pool is None:
-            return snapshot
-        if query.pool in self.pools and all(p.name != query.pool for p in snapshot.pools):
-            snapshot = await self.snapshot()  # a pool created since the last snapshot
-        pools = [p for p in snapshot.pools if p.name == query.pool]
-        if not pools:
-            known = ", ".join(sorted(self.pools)) or "none"
-            raise Refused("unknown_pool", f"unknown pool {query.pool!r} (known: {known})")
-        return Snapshot(at=snapshot.at, host=snapshot.host, pools=pools)
+        pools = snapshot.pools
+        if query.pool is not None:
+            if query.pool in self.pools and all(p.name != query.pool for p in pools):
+                snapshot = await self.snapshot()  # a pool created since the last snapshot
+            pools = [p for p in snapshot.pools if p.name == query.pool]
+            if not pools:
+                known = ", ".join(sorted(self.pools)) or "none"
+                raise Refused("unknown_pool", f"unknown pool {query.pool!r} (known: {known})")
+        hosts = self.hosts.fresh(snapshot.host, time.monotonic())
+        return Snapshot(at=snapshot.at, host=snapshot.host, pools=pools, hosts=hosts)
 
     async def snapshot(self) -> Snapshot:
         now = time.time()
@@ -157,6 +174,8 @@ class Monitor:
             if agent.pool == config.name:
                 counts[agent.state] += 1
         state = self.desired.get(config.name)
+        own = [a for a in agents if a.pool == config.name]
+        pace = self.paces.setdefault(config.name, SpawnPace()).observe(now, state.desired if state else 0, own)
         tasks = self.tasks.setdefault(config.name, PoolTaskStats())
         queue = await self._queue(config.name)
         arrival_rate = tasks.arrivals(queue.submitted, now) if queue.submitted else 0.0
@@ -177,11 +196,13 @@ class Monitor:
             agents=AgentCounts(**counts),
             queue=queue,
             tasks=stats,
-            start_time=start_time([a for a in agents if a.pool == config.name]),
+            start_time=start_time(own),
+            spawn_rate=pace,
             auto=config.auto,
             last_decision=last_decision,
             cost=pool_cost(config, usage, provisioned, stats.throughput, now),
             impacts=[impact(c, series, now, window, settle, price) for c in reversed(changes)],
+            optimized=_without_front(self.optimized.get(config.name)),
         )
 
     async def _queue(self, pool: str) -> QueueStats:
@@ -207,6 +228,11 @@ class Monitor:
             log.warning("registry unavailable; snapshot has no agent counts", error=str(exc))
             return []
         return reply.agents
+
+
+def _without_front(report: Optimized | None) -> Optimized | None:
+    """``report`` without its trade-off points: a snapshot goes out every interval, the points rarely matter."""
+    return None if report is None else msgspec.structs.replace(report, front=[])
 
 
 def _noop() -> None:

@@ -18,6 +18,9 @@ class MonitorSettings(CommonSettings, frozen=True, kw_only=True):
         float, msgspec.Meta(ge=0, description="memory kept free for the host, never given to agents")
     ] = 1024.0
     disk_path: Annotated[str, msgspec.Meta(description="file system whose usage is reported")] = "/"
+    host_max_age: Annotated[
+        float, msgspec.Meta(gt=0, description="seconds a host not heard from stays in status replies")
+    ] = 30.0
     impact_window: Annotated[
         float,
         msgspec.Meta(gt=0, le=400, description="seconds before and after a scaling change compared in status"),

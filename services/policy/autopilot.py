@@ -69,6 +69,11 @@ class Autopilot:
     def active(self, pool: str) -> bool:
         return pool in self.states
 
+    def start_time(self, pool: str) -> float:
+        """Seconds the pool's agents took to start, as last measured in auto mode (0: not known)."""
+        state = self.states.get(pool)
+        return 0.0 if state is None else state.start_time
+
     async def engage(self, config: PoolConfig, desired: int) -> None:
         """Start deciding for ``config``'s pool, from ``desired`` agents, with its learned load profile."""
         if config.name in self.states:

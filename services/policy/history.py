@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from nats.aio.client import Client
@@ -30,6 +30,10 @@ class _Interval:
     decisions: int = 0
     service_total: float = 0.0
     service_samples: int = 0
+    counted: int = -1
+    """The pool's arrival count at the last decision (-1: as at the start)."""
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
+    """(seconds into the interval, tasks arrived since the previous entry) at each decision that saw some."""
 
 
 class DemandRecorder:
@@ -54,6 +58,10 @@ class DemandRecorder:
         if obs is None:
             return
         current = self.pools.setdefault(pool, _Interval(started=now, submitted=submitted))
+        fresh = submitted - (current.submitted if current.counted < 0 else current.counted)
+        if fresh > 0:
+            current.arrivals.append((round(now - current.started, 3), fresh))
+        current.counted = submitted
         current.demand = max(current.demand, decision.demand)
         current.steady_total += decision.steady
         current.decisions += 1
@@ -76,6 +84,8 @@ class DemandRecorder:
             interval=round(now - current.started, 3),
             arrived=max(submitted - current.submitted, 0),
             service_mean=current.service_total / current.service_samples if current.service_samples else None,
+            arrivals=current.arrivals,
+            start_time=obs.start_time,
         )
         await publish(self.nc, subjects.history_subject(pool), sample, traced=False)
         self.pools[pool] = _Interval(started=now, submitted=submitted)

@@ -25,7 +25,8 @@ from agentscaler.shared.messages.commands import (
     SetPool,
 )
 from agentscaler.shared.messages.decisions import DecisionEvent, Observation
-from agentscaler.shared.messages.pools import DesiredState, PoolConfig
+from agentscaler.shared.messages.optimize import Optimize, Optimized
+from agentscaler.shared.messages.pools import AutoConfig, DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import PoolSnapshot, Snapshot
 from agentscaler.shared.subjects import InvalidName, check_name
 from agentscaler.shared.telemetry.tracing import current_traceparent
@@ -35,6 +36,7 @@ from .core.auto import AutoDecision
 from .core.capacity import capacity
 from .core.decide import Decision, decide
 from .core.scaling import ScaleRefused, plan_scale
+from .optimizer import Optimizer
 from .settings import PolicySettings
 from .store import Conflict, PoolStore
 
@@ -56,8 +58,11 @@ class Policy:
         self.nc = nc
         self.store = store
         self.snapshots: dict[str, Snapshot] = {}
+        self.snapshot_gap = 1.0
+        """Seconds between a host's snapshots, lately: how often the policy decides for a pool."""
         self.lock = asyncio.Lock()
         self.autopilot = Autopilot(settings, nc, self._view, self._wake)
+        self.optimizer = Optimizer(settings, nc)
 
     async def start(self) -> None:
         await ensure_history(self.nc.jetstream(), self.s.history_max_age, self.s.history_max_mb * 2**20)
@@ -70,6 +75,7 @@ class Policy:
             if state.mode == "auto" and config is not None:
                 await self.autopilot.engage(config, state.desired)
         await serve(self.nc, subjects.COMMAND, Command, self._on_command, queue="policy", context=_command_ctx)
+        await serve(self.nc, subjects.OPTIMIZE, Optimize, self._optimize, queue="policy", context=_command_ctx)
         await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
         log.info("policy ready")
 
@@ -158,7 +164,42 @@ class Policy:
         log.info("pool mode set", pool=cmd.pool, mode=cmd.mode, desired=state.desired)
         return await self._info(config)
 
+    async def _optimize(self, cmd: Optimize) -> Optimized:
+        """Tune a pool's auto settings to its recorded load. Runs outside the lock (the search takes seconds
+        to minutes, in other processes): the pools go on being decided meanwhile. One run at a time: the
+        subject's requests are answered in turn."""
+        async with self.lock:
+            config = await self._config(cmd.pool)
+            pool = self._pool_snapshot(cmd.pool, self._latest())
+        start = self.autopilot.start_time(cmd.pool) or (pool.start_time if pool is not None else 0.0)
+        pace = pool.spawn_rate if pool is not None else 0.0
+        report = await self.optimizer.run(cmd, config, start, pace, self.snapshot_gap)
+        if cmd.apply and report.recommended is not None and report.changes:
+            async with self.lock:
+                if (await self._config(cmd.pool)).auto == report.current.config:
+                    await self._store_auto(cmd.pool, report.recommended.config)
+                    report = msgspec.structs.replace(report, applied=True)
+                else:
+                    note = " Not applied: the pool's auto settings changed while the search ran; run it again."
+                    report = msgspec.structs.replace(report, note=report.note + note)
+        await self.optimizer.save(report)
+        return report
+
+    async def _store_auto(self, pool: str, auto: AutoConfig) -> None:
+        """Store ``auto`` as the pool's auto settings; in force at once when the pool is in auto mode."""
+        config = msgspec.structs.replace(await self._config(pool), auto=auto)
+        await self.store.save_config(config)
+        state, _ = await self.store.state(pool)
+        if state.mode == "auto":
+            await self.autopilot.disengage(pool)
+            await self.autopilot.engage(config, state.desired)
+            await self._decide(config, "config")
+        log.info("auto settings stored", pool=pool, mode=state.mode)
+
     async def _on_snapshot(self, snapshot: Snapshot, _: str) -> None:
+        previous = self.snapshots.get(snapshot.host.host)
+        if previous is not None and 0 < snapshot.at - previous.at < 60:
+            self.snapshot_gap += (snapshot.at - previous.at - self.snapshot_gap) / 10
         self.snapshots[snapshot.host.host] = snapshot
         async with self.lock:
             for pool in snapshot.pools:
@@ -266,8 +307,8 @@ class Policy:
         await publish(self.nc, subjects.decision_subject(decision.pool), event)
 
 
-def _command_ctx(cmd: Command) -> dict[str, str]:
-    if isinstance(cmd, Scale | GetPool | SetMode):
+def _command_ctx(cmd: Command | Optimize) -> dict[str, str]:
+    if isinstance(cmd, Scale | GetPool | SetMode | Optimize):
         return {"pool": cmd.pool}
     if isinstance(cmd, SetPool):
         return {"pool": cmd.config.name}

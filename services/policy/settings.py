@@ -30,3 +30,19 @@ class PolicySettings(CommonSettings, frozen=True, kw_only=True):
         float,
         msgspec.Meta(gt=0, description="least seconds between decisions that task arrivals prompt for one pool"),
     ] = 0.2
+    optimize_workers: Annotated[
+        int,
+        msgspec.Meta(ge=1, description="processes that simulate configurations for `optimize` (at low priority)"),
+    ] = 2
+    optimize_draws: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1, description="random rebuilds of the recorded load each configuration is judged on (their mean)"
+        ),
+    ] = 2
+    optimize_minute: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0, description="seconds of the windows `optimize` judges the p95 wait in (less for a sped-up replay)"
+        ),
+    ] = 60.0

@@ -35,6 +35,7 @@ _BUCKETS: dict[str, dict[str, Any]] = {
     subjects.POOLS_BUCKET: {"history": 5},
     subjects.DESIRED_BUCKET: {"history": 10},
     subjects.AGENTS_BUCKET: {"history": 1},
+    subjects.OPTIMIZE_BUCKET: {"history": 5},
     subjects.RESULTS_BUCKET: {"history": 1, "ttl": 7 * 24 * 3600.0},
 }
 

@@ -69,7 +69,7 @@ class Error(Tagged, frozen=True, kw_only=True, tag="error"):
     """A request that was refused or failed. ``code`` is stable for machines, ``message`` says what was wrong
     and what to do."""
 
-    code: Literal["bad_request", "unknown_pool", "refused", "conflict", "internal"]
+    code: Literal["bad_request", "unknown_pool", "refused", "conflict", "too_little_history", "internal"]
     message: str
 
 

@@ -95,3 +95,10 @@ class DemandSample(Message, frozen=True, kw_only=True):
     and ``service_mean``, a record of the load that can be replayed. None in samples without it."""
     service_mean: float | None = None
     """Mean service time (seconds) over the interval's observations that had one; None when none had."""
+    arrivals: list[tuple[float, int]] | None = None
+    """When in the interval the tasks came: at each decision that saw new ones, (seconds since the interval
+    began, tasks submitted since the previous entry). A replay puts each entry's tasks between it and the one
+    before, so that a burst keeps its shape. None in samples without it."""
+    start_time: float | None = None
+    """Seconds the pool's agents took to start, as the policy last knew it (0: not known). None in samples
+    without it."""

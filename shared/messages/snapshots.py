@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .base import Message
 from .decisions import DecisionEvent
+from .optimize import Optimized
 from .pools import AutoConfig, Mode
 
 
@@ -35,6 +36,15 @@ class HostSnapshot(Message, frozen=True, kw_only=True):
     """Bytes kept free for the host itself."""
     agents_fit: int
     """How many more agents fit in available memory, after the reserve."""
+    agent_cpu_avg: float = 0.0
+    """Mean CPU of this host's sampled agents over the last interval, in percent of one core (0 when none was
+    measured twice yet)."""
+    agents_cpu_percent: float = 0.0
+    """Estimated share of the host's CPU all its agents use, 0-100: ``agent_cpu_avg`` x ``agents`` over the
+    cores."""
+    cpu_fit: int | None = None
+    """How many more agents the CPU takes at ``agent_cpu_avg`` each while the host stays under 95%; None when
+    no per-agent CPU was measured or it is about 0."""
 
 
 class AgentCounts(Message, frozen=True, kw_only=True):
@@ -131,6 +141,9 @@ class PoolSnapshot(Message, frozen=True, kw_only=True):
     start_time: float = 0.0
     """Seconds the pool's agents took from being started to registering, the median over the latest ones to
     start (0 when none was seen starting)."""
+    spawn_rate: float = 0.0
+    """Agents a second the hosts brought up while many of the pool's were wanted at once (the median over
+    the last hour): the pace a burst's agents arrive at. 0 when not seen."""
     auto: AutoConfig | None = None
     """The pool's auto-mode settings (stored with it; in force when ``mode`` is ``auto``)."""
     last_decision: DecisionEvent | None = None
@@ -139,12 +152,19 @@ class PoolSnapshot(Message, frozen=True, kw_only=True):
     """What the pool costs, when it is priced."""
     impacts: list[ScalingImpact] = []
     """The pool's latest changes of count and what they did, newest first."""
+    optimized: Optimized | None = None
+    """The report of the pool's latest ``optimize`` run, without its trade-off points (``front``); None when
+    it was never optimized."""
 
 
 class Snapshot(Message, frozen=True, kw_only=True):
     at: float
     host: HostSnapshot
+    """The machine of the monitor that took the snapshot."""
     pools: list[PoolSnapshot]
+    hosts: list[HostSnapshot] = []
+    """In a status reply, every host whose monitor was heard lately, sorted by name (``host`` among them);
+    empty in the snapshots the monitors publish."""
 
 
 class StatusQuery(Message, frozen=True, kw_only=True):

@@ -11,10 +11,11 @@ from tests.e2e.harness import SERVICES, System
 
 @pytest.fixture
 def system(nats_server: EmbeddedServer, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[System]:
-    """All four services as processes against the test's nats-server; on failure their logs are shown."""
+    """All four services as processes against the test's nats-server; on failure their logs are shown. A test
+    parametrized indirectly on ``system`` passes settings for the services (``AGENTSCALER_...`` variables)."""
     logs = tmp_path / "logs"
     logs.mkdir()
-    sys_ = System(url=nats_server.url, logs=logs)
+    sys_ = System(url=nats_server.url, logs=logs, settings=getattr(request, "param", {}))
     for name in SERVICES:
         sys_.start(name)
     try:

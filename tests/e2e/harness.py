@@ -33,9 +33,11 @@ class System:
     logs: Path
     host: str = field(default_factory=lambda: f"e2e-{uuid.uuid4().hex[:8]}")
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+    """Service settings of this test's system (``AGENTSCALER_...`` variables), over ``FAST``."""
 
     def env(self) -> dict[str, str]:
-        return os.environ | FAST | {"AGENTSCALER_NATS_URL": self.url, "AGENTSCALER_HOST": self.host}
+        return os.environ | FAST | self.settings | {"AGENTSCALER_NATS_URL": self.url, "AGENTSCALER_HOST": self.host}
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it

@@ -76,6 +76,7 @@ def test_status_json_has_the_documented_shape(system: System) -> None:
     assert set(pool["queue"]) >= {"pending", "in_flight"}
     assert set(pool["tasks"]) >= {"completed", "failed", "throughput", "latency_p50", "latency_p95"}
     assert set(data["host"]) >= {"cpu_percent", "memory_total", "memory_available", "agents_fit"}
+    assert data["hosts"] and data["hosts"][0]["host"] == data["host"]["host"]
     assert set(pool) >= {"start_time", "auto", "last_decision", "cost", "impacts"}
     assert pool["auto"]["target_wait"] == 5.0 and pool["cost"] is None  # not priced
     human = system.cli("status").stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import msgspec
 import pytest
 from nats.aio.client import Client
 
@@ -169,3 +170,34 @@ async def _decided(nc: Client, pool: str, desired: int) -> bool:
     js = nc.jetstream()
     msg = await js.get_last_msg(subjects.HISTORY_STREAM, subjects.decision_subject(pool))
     return decode(DecisionEvent, msg.data or b"").desired == desired
+
+
+async def test_status_lists_every_host_heard_lately_and_drops_the_silent(
+    nats_server: EmbeddedServer, nc: Client
+) -> None:
+    """A second host's snapshot on ``agentscaler.snapshot.h9`` shows in status replies (with a pool too)
+    until ``host_max_age`` passes without another."""
+    url = nats_server.url
+    settings = MonitorSettings(nats_url=url, host="h1", interval=0.1, host_max_age=1.0)
+    async with (
+        running(registry.run, RegistrySettings(nats_url=url, host="h1")),
+        running(policy.run, PolicySettings(nats_url=url, host="h1")),
+        running(monitor.run, settings),
+    ):
+        await eventually(lambda: _has_default(nc), what="monitor sees the default pool")
+        own = (await status(nc)).host
+        other = msgspec.structs.replace(own, host="h9", agents=7, agents_fit=3)
+        await nc.publish(subjects.snapshot_subject("h9"), encode(Snapshot(at=time.time(), host=other, pools=[])))
+        published = time.monotonic()
+
+        snap = await eventually(lambda: _hosts_listed(nc, "default", ["h1", "h9"]), what="h9 listed")
+        assert snap.host.host == "h1" and snap.hosts[1] == other and [p.name for p in snap.pools] == ["default"]
+        assert [h.host for h in (await status(nc)).hosts] == ["h1", "h9"]
+
+        await eventually(lambda: _hosts_listed(nc, None, ["h1"]), what="h9 dropped")
+        assert time.monotonic() - published > settings.host_max_age
+
+
+async def _hosts_listed(nc: Client, pool: str | None, names: list[str]) -> Snapshot | None:
+    snap = await status(nc, pool)
+    return snap if [h.host for h in snap.hosts] == names else None

@@ -149,6 +149,9 @@ async def test_decisions_and_demand_samples_are_recorded(policy_up: None, nc: Cl
             and 0 < sample.steady <= sample.demand
             and sum(s.arrived or 0 for s in samples) == 4  # the task that woke the pool, and three more
             and all(s.interval is not None and s.interval > 0 for s in samples)
+            # when in each interval they came, for a replay to keep the load's shape
+            and all(sum(n for _, n in s.arrivals or []) == s.arrived for s in samples)
+            and all(0 <= at <= (s.interval or 0) for s in samples for at, _ in s.arrivals or [])
             and sample.service_mean == 2.0
         )
 

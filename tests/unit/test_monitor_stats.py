@@ -1,4 +1,5 @@
-"""The monitor's task figures: nearest-rank percentiles and a sliding window over results."""
+"""The monitor's task figures: nearest-rank percentiles and a sliding window over results; how fast agents
+start, alone and many at once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from agentscaler.services.monitor.pace import MEMORY, SpawnPace
 from agentscaler.services.monitor.stats import START_SAMPLE, PoolTaskStats, percentile, start_time
 from agentscaler.shared.messages.agents import AgentRecord
 
@@ -163,3 +165,24 @@ def test_start_time_is_the_median_over_the_latest_agents_to_start():
     assert start_time(old[:3]) == 9.0
     assert start_time(unmeasured) == 0.0
     assert start_time([]) == 0.0
+
+
+# The host's pace of starting a pool's agents.
+
+
+def agents_up(n: int, *, starting: int = 0, prefix: str = "a") -> list[AgentRecord]:
+    up = [record(f"{prefix}{i}", state="ready") for i in range(n)]
+    return up + [record(f"s{i}", state="starting") for i in range(starting)]
+
+
+def test_the_pace_is_measured_only_while_many_agents_are_wanted() -> None:
+    pace = SpawnPace()
+    assert pace.observe(0.0, 5, agents_up(0, starting=5)) == 0.0
+    assert pace.observe(1.0, 5, agents_up(5)) == 0.0  # 5 came up, but only 5 were wanted: the pool set the pace
+    assert pace.observe(2.0, 205, agents_up(5, starting=50)) == 0.0  # 200 wanted from here
+    assert pace.observe(3.0, 205, agents_up(55)) == 50.0
+    assert pace.observe(3.5, 205, agents_up(55)) == 33.33  # none came up in this one: a batch is on its way
+    assert pace.observe(4.0, 205, agents_up(145)) == 70.0  # 140 in 2 s
+    assert pace.observe(4.5, 205, agents_up(205)) == 70.0  # all came up: the pool's demand set how many
+    assert pace.observe(5.5, 205, agents_up(205)) == 70.0  # none wanted any more: nothing measured
+    assert pace.observe(5.5 + MEMORY, 0, agents_up(0)) == 0.0  # forgotten after an hour

@@ -1,4 +1,5 @@
-"""The autoscaling simulator (bench/simulate.py), its baselines and traces, on hand-made cases with known answers."""
+"""The autoscaling simulator (services/policy/core/simulate.py), its baselines and traces, on hand-made cases with
+known answers."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import autoscale
 import traces
 from baselines import HpaLike, KedaLike, StaticPeak, peak_need
-from simulate import Metrics, PoolView, Workload, measure, minutes_over, p95, p95_exceeds, simulate
 
+from agentscaler.services.policy.core.metrics import Metrics, measure, minutes_over, p95, p95_exceeds
+from agentscaler.services.policy.core.simulate import PoolView, simulate
+from agentscaler.services.policy.core.workload import Workload
 from agentscaler.shared.messages.decisions import Observation
 
 

@@ -42,14 +42,13 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Protocol
 
 from agentscaler.shared.messages.decisions import Observation
+
+from .workload import Workload
 
 ARRIVAL_WINDOW = 10.0
 """Seconds over which the observation's arrival rate is measured."""
@@ -61,45 +60,6 @@ WAIT_WINDOW = 30.0
 """Seconds over which started tasks give the observation's p95 wait."""
 OVERRUN = 86400.0
 """Seconds past the last arrival a run may take to finish its tasks before it is cut off."""
-
-
-@dataclass(frozen=True)
-class Workload:
-    """A trace as two parallel lists sorted by arrival: arrival seconds and service seconds."""
-
-    arrivals: list[float]
-    services: list[float]
-
-    @classmethod
-    def from_tasks(cls, tasks: Sequence[tuple[float, float]]) -> Workload:
-        """From ``(t, service_s)`` pairs, sorted by ``t`` here if they are not already."""
-        ordered = sorted(tasks, key=lambda task: task[0])
-        return cls([t for t, _ in ordered], [s for _, s in ordered])
-
-    def __len__(self) -> int:
-        return len(self.arrivals)
-
-    @property
-    def end(self) -> float:
-        """The last arrival: the run lasts at least this long."""
-        return self.arrivals[-1] if self.arrivals else 0.0
-
-    @cached_property
-    def work(self) -> float:
-        """Total service seconds: the busy agent-seconds of any run that finishes every task."""
-        return math.fsum(self.services)
-
-    @cached_property
-    def minutes(self) -> list[tuple[int, int]]:
-        """Index ranges ``[lo, hi)`` of the tasks arriving in each minute that has any."""
-        ranges: list[tuple[int, int]] = []
-        lo = 0
-        while lo < len(self.arrivals):
-            minute_end = (math.floor(self.arrivals[lo] / 60.0) + 1) * 60.0
-            hi = max(lo + 1, bisect_left(self.arrivals, minute_end, lo))
-            ranges.append((lo, hi))
-            lo = hi
-        return ranges
 
 
 class PoolView(Protocol):
@@ -410,62 +370,3 @@ def simulate(
 ) -> RunResult:
     """Run ``policy`` over ``workload`` (see :class:`Simulator`)."""
     return Simulator(workload, policy, start_delay=start_delay, max_agents=max_agents, spawn_rate=spawn_rate).run()
-
-
-# Metrics.
-
-
-def p95(values: Sequence[float]) -> float:
-    """Nearest-rank 95th percentile (the ``ceil(0.95 n)``-th smallest); 0 for no values."""
-    if not values:
-        return 0.0
-    rank = math.ceil(0.95 * len(values))
-    positive = sorted(v for v in values if v > 0)
-    zeros = len(values) - len(positive)
-    return 0.0 if rank <= zeros else positive[rank - zeros - 1]
-
-
-def p95_exceeds(values: Sequence[float], limit: float) -> bool:
-    """Whether the nearest-rank p95 of ``values`` is above ``limit``, without sorting: it is iff more than
-    ``n - ceil(0.95 n)`` of them are."""
-    if not values or max(values) <= limit:
-        return False
-    above = sum(1 for v in values if v > limit)
-    return above > len(values) - math.ceil(0.95 * len(values))
-
-
-def minutes_over(waits: Sequence[float], workload: Workload, target: float) -> int:
-    """Minutes of arrival whose tasks' p95 wait exceeds ``target``."""
-    return sum(1 for lo, hi in workload.minutes if p95_exceeds(waits[lo:hi], target))
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """The figures a policy is judged by on one workload (see the module docstring)."""
-
-    policy: str
-    agent_seconds: float
-    slack: float
-    p95_wait: float
-    minutes_over: int
-    minutes: int
-    """Minutes of the trace with at least one arrival."""
-    actions: int
-    unfinished: int
-    peak_agents: int
-
-
-def measure(result: RunResult, workload: Workload, target_wait: float) -> Metrics:
-    """The :class:`Metrics` of a run."""
-    slack = 1.0 - result.busy_seconds / result.agent_seconds if result.agent_seconds > 0 else 0.0
-    return Metrics(
-        policy=result.policy,
-        agent_seconds=result.agent_seconds,
-        slack=slack,
-        p95_wait=p95(result.waits),
-        minutes_over=minutes_over(result.waits, workload, target_wait),
-        minutes=len(workload.minutes),
-        actions=result.actions,
-        unfinished=result.unfinished,
-        peak_agents=result.peak_agents,
-    )
