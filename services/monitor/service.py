@@ -169,12 +169,11 @@ class Monitor:
         return Snapshot(at=now, host=host, pools=pools)
 
     async def _pool(self, config: PoolConfig, agents: list[AgentRecord], now: float) -> PoolSnapshot:
-        counts = {"starting": 0, "ready": 0, "busy": 0, "draining": 0}
-        for agent in agents:
-            if agent.pool == config.name:
-                counts[agent.state] += 1
-        state = self.desired.get(config.name)
         own = [a for a in agents if a.pool == config.name]
+        counts = {"starting": 0, "ready": 0, "busy": 0, "draining": 0}
+        for agent in own:
+            counts[agent.state] += 1
+        state = self.desired.get(config.name)
         pace = self.paces.setdefault(config.name, SpawnPace()).observe(now, state.desired if state else 0, own)
         tasks = self.tasks.setdefault(config.name, PoolTaskStats())
         queue = await self._queue(config.name)

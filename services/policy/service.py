@@ -156,9 +156,7 @@ class Policy:
             decision = Decision(cmd.pool, state.desired, state.desired, f"mode.{cmd.mode}", words)
             await self._apply(decision, msgspec.structs.replace(state, mode=cmd.mode), revision, "mode")
         if cmd.mode == "auto":
-            await self.autopilot.disengage(cmd.pool)  # settings may have changed: start afresh with them
-            await self.autopilot.engage(config, state.desired)
-            await self._decide(config, "mode")
+            await self._restart_auto(config, state.desired, "mode")
         else:
             await self.autopilot.disengage(cmd.pool)
         log.info("pool mode set", pool=cmd.pool, mode=cmd.mode, desired=state.desired)
@@ -176,8 +174,9 @@ class Policy:
         report = await self.optimizer.run(cmd, config, start, pace, self.snapshot_gap)
         if cmd.apply and report.recommended is not None and report.changes:
             async with self.lock:
-                if (await self._config(cmd.pool)).auto == report.current.config:
-                    await self._store_auto(cmd.pool, report.recommended.config)
+                now_config = await self._config(cmd.pool)
+                if now_config.auto == report.current.config:
+                    await self._store_auto(now_config, report.recommended.config)
                     report = msgspec.structs.replace(report, applied=True)
                 else:
                     note = " Not applied: the pool's auto settings changed while the search ran; run it again."
@@ -185,16 +184,21 @@ class Policy:
         await self.optimizer.save(report)
         return report
 
-    async def _store_auto(self, pool: str, auto: AutoConfig) -> None:
-        """Store ``auto`` as the pool's auto settings; in force at once when the pool is in auto mode."""
-        config = msgspec.structs.replace(await self._config(pool), auto=auto)
+    async def _store_auto(self, config: PoolConfig, auto: AutoConfig) -> None:
+        """Store ``auto`` as the auto settings of ``config``'s pool; in force at once when the pool is in auto
+        mode."""
+        config = msgspec.structs.replace(config, auto=auto)
         await self.store.save_config(config)
-        state, _ = await self.store.state(pool)
+        state, _ = await self.store.state(config.name)
         if state.mode == "auto":
-            await self.autopilot.disengage(pool)
-            await self.autopilot.engage(config, state.desired)
-            await self._decide(config, "config")
-        log.info("auto settings stored", pool=pool, mode=state.mode)
+            await self._restart_auto(config, state.desired, "config")
+        log.info("auto settings stored", pool=config.name, mode=state.mode)
+
+    async def _restart_auto(self, config: PoolConfig, desired: int, trigger: str) -> None:
+        """Decide for ``config``'s pool afresh from ``desired`` agents: its settings may have changed."""
+        await self.autopilot.disengage(config.name)
+        await self.autopilot.engage(config, desired)
+        await self._decide(config, trigger)
 
     async def _on_snapshot(self, snapshot: Snapshot, _: str) -> None:
         previous = self.snapshots.get(snapshot.host.host)

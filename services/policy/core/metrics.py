@@ -34,8 +34,7 @@ def p95_exceeds(values: Sequence[float], limit: float) -> bool:
 def minutes_over(waits: Sequence[float], workload: Workload, target: float, minute: float = 60.0) -> int:
     """Minutes of arrival whose tasks' p95 wait exceeds ``target``; ``minute`` is its length in seconds (less
     for a load played faster than it was recorded)."""
-    minutes = workload.minutes if minute == 60.0 else workload.windows(minute)
-    return sum(1 for lo, hi in minutes if p95_exceeds(waits[lo:hi], target))
+    return sum(1 for lo, hi in workload.windows(minute) if p95_exceeds(waits[lo:hi], target))
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def measure(result: RunResult, workload: Workload, target_wait: float, minute: f
         slack=slack,
         p95_wait=p95(result.waits),
         minutes_over=minutes_over(result.waits, workload, target_wait, minute),
-        minutes=len(workload.minutes if minute == 60.0 else workload.windows(minute)),
+        minutes=len(workload.windows(minute)),
         actions=result.actions,
         unfinished=result.unfinished,
         peak_agents=result.peak_agents,

@@ -7,7 +7,7 @@ import math
 import statistics
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
@@ -20,6 +20,9 @@ class Workload:
 
     arrivals: list[float]
     services: list[float]
+    _windows: dict[float, list[tuple[int, int]]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """The index ranges of each window length asked for so far: every trial over a load judges the same
+    windows."""
 
     @classmethod
     def from_tasks(cls, tasks: Sequence[tuple[float, float]]) -> Workload:
@@ -40,14 +43,19 @@ class Workload:
         """Total service seconds: the busy agent-seconds of any run that finishes every task."""
         return math.fsum(self.services)
 
-    @cached_property
+    @property
     def minutes(self) -> list[tuple[int, int]]:
         """Index ranges ``[lo, hi)`` of the tasks arriving in each minute that has any."""
         return self.windows(60.0)
 
     def windows(self, length: float) -> list[tuple[int, int]]:
         """Index ranges ``[lo, hi)`` of the tasks arriving in each window of ``length`` seconds (``floor(t /
-        length)``) that has any."""
+        length)``) that has any; worked out once per length."""
+        if length not in self._windows:
+            self._windows[length] = self._ranges(length)
+        return self._windows[length]
+
+    def _ranges(self, length: float) -> list[tuple[int, int]]:
         ranges: list[tuple[int, int]] = []
         lo = 0
         while lo < len(self.arrivals):
