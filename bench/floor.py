@@ -34,6 +34,7 @@ from harness import cpu_seconds
 # What the fork server preloads, so the children share the same heap.
 import agentscaler.services.agent.forkserver.server  # noqa: F401
 from agentscaler.shared.bus.server import EmbeddedServer, free_port
+from agentscaler.shared.numbers import MIB
 
 _PID = struct.Struct("=i")
 
@@ -104,7 +105,7 @@ def measure_floor(url: str, n: int, window: int, server_pid: int) -> dict[str, f
         "up_s": up_s,
         "cpu_ms": cpu / n * 1000,
         "server_cpu_s": server_cpu,
-        "uss_mb": sum(uss) / len(uss) / 2**20,
+        "uss_mb": sum(uss) / len(uss) / MIB,
         "down_s": down_s,
         "exited_0": clean,
     }

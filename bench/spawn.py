@@ -23,6 +23,7 @@ from harness import Bench, ExitWatcher, connect, cpu_seconds, ready_and_pulling,
 
 from agentscaler.services.cli.client import Client
 from agentscaler.shared.messages.pools import PoolConfig
+from agentscaler.shared.numbers import MIB
 
 
 async def measure_pool(client: Client, pool: str, n: int, quiet: float, bench: Bench) -> dict[str, float]:
@@ -57,7 +58,7 @@ async def measure_pool(client: Client, pool: str, n: int, quiet: float, bench: B
     return {
         "agents": n,
         "up_s": up_s,
-        "uss_mb": sum(uss) / len(uss) / 2**20,
+        "uss_mb": sum(uss) / len(uss) / MIB,
         "agents_cpu_pct": agents_cpu,
         "services_cpu_pct": services_cpu,
         "down_s": time.monotonic() - start,

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentscaler.shared.messages.pools import PoolConfig
+from agentscaler.shared.numbers import MIB
 
 NEEDED = frozenset({"memory", "pids"})
 """The controllers pool cgroups use."""
 
 UNIFIED = "unified"
 """The key of the cgroup v2 hierarchy in :func:`locate`'s answer (v1 hierarchies go by controller name)."""
-
-MIB = 1 << 20
 
 
 @dataclass(frozen=True)

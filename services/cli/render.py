@@ -12,13 +12,12 @@ from agentscaler.shared.messages.snapshots import (
     Snapshot,
     WindowFigures,
 )
+from agentscaler.shared.numbers import GIB, MIB
 
 from .units import duration
 
 CLEAR = "\x1b[H\x1b[J"
 """Cursor home and clear the screen: a live view redraws in place."""
-GIB = 1024**3
-MIB = 1024**2
 CPU_SATURATED = 95
 """Host CPU percent from which auto mode adds no agents; the monitor's ``cpu_fit`` keeps hosts under it."""
 

@@ -12,8 +12,6 @@ import psutil
 
 from agentscaler.shared.messages.snapshots import HostSnapshot
 
-MIB = 1024 * 1024
-
 SAMPLE = 16
 """Agents measured per snapshot: reading a process's PSS costs about a millisecond, so 1000 agents are
 sampled, not all read."""

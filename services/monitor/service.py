@@ -34,9 +34,10 @@ from agentscaler.shared.messages.snapshots import (
     StatusQuery,
 )
 from agentscaler.shared.messages.tasks import TaskResult
+from agentscaler.shared.numbers import MIB
 from agentscaler.shared.supervisor import wait_or_stop
 
-from .host import MIB, HostBook, HostSampler
+from .host import HostBook, HostSampler
 from .impact import KEEP, Changes, TaskSeries, impact
 from .pace import SpawnPace
 from .settings import MonitorSettings

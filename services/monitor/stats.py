@@ -3,7 +3,6 @@ how long agents take to start."""
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import deque
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from agentscaler.shared.messages.agents import AgentRecord
 from agentscaler.shared.messages.snapshots import TaskStats
 from agentscaler.shared.messages.tasks import TaskResult
+from agentscaler.shared.numbers import percentile
 
 START_SAMPLE = 20
 """The latest agents to start whose start times make a pool's figure."""
@@ -23,15 +23,6 @@ def start_time(agents: Sequence[AgentRecord]) -> float:
     pool's agents look slow."""
     measured = sorted((a for a in agents if a.start_seconds > 0), key=lambda a: a.started_at)[-START_SAMPLE:]
     return round(statistics.median(a.start_seconds for a in measured), 4) if measured else 0.0
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` in 0..100) of ``values``; 0.0 when empty."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q * len(ordered) / 100))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 @dataclass

@@ -28,6 +28,7 @@ from agentscaler.shared.messages.decisions import DecisionEvent, Observation
 from agentscaler.shared.messages.optimize import Optimize, Optimized
 from agentscaler.shared.messages.pools import AutoConfig, DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import PoolSnapshot, Snapshot
+from agentscaler.shared.numbers import MIB
 from agentscaler.shared.subjects import InvalidName, check_name
 from agentscaler.shared.telemetry.tracing import current_traceparent
 
@@ -65,7 +66,7 @@ class Policy:
         self.optimizer = Optimizer(settings, nc)
 
     async def start(self) -> None:
-        await ensure_history(self.nc.jetstream(), self.s.history_max_age, self.s.history_max_mb * 2**20)
+        await ensure_history(self.nc.jetstream(), self.s.history_max_age, self.s.history_max_mb * MIB)
         if self.s.default_pool and await self.store.config("default") is None:
             await self._set_pool(PoolConfig(name="default"))
             log.info("created the default pool")

@@ -29,11 +29,11 @@ from agentscaler.shared.bus.server import EmbeddedServer
 from agentscaler.shared.children import die_with_parent
 from agentscaler.shared.messages.agents import Spawned
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
+from agentscaler.shared.numbers import MIB
 from tests.conftest import eventually
 from tests.e2e.harness import agent_processes, fork_servers
 from tests.services import agent_events, next_event, running
 
-MIB = 1 << 20
 UNLIMITED_V1 = 1 << 62
 """v1 reads back "no memory limit" as the largest page-aligned counter, which is above this."""
 

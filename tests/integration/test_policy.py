@@ -28,12 +28,11 @@ from agentscaler.shared.messages.snapshots import (
     Snapshot,
     TaskStats,
 )
+from agentscaler.shared.numbers import GIB
 from tests.conftest import eventually
 from tests.services import running
 
 pytestmark = pytest.mark.asyncio
-
-GIB = 1024**3
 
 
 async def command(nc: Client, cmd: object) -> object:

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import settings
 
 from agentscaler.services.actuator.plan import ProcView
-from agentscaler.services.policy.core.capacity import MIB, Capacity
+from agentscaler.services.policy.core.capacity import Capacity
 from agentscaler.shared.messages.agents import (
     AgentRecord,
     AgentState,
@@ -27,6 +27,7 @@ from agentscaler.shared.messages.snapshots import (
     TaskStats,
 )
 from agentscaler.shared.messages.tasks import TaskResult
+from agentscaler.shared.numbers import MIB
 
 PROPERTY = settings(max_examples=150, deadline=None)
 """Settings for the properties: enough examples to be useful, no per-example deadline (CI machines vary)."""

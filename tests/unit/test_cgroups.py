@@ -18,10 +18,9 @@ from agentscaler.services.actuator.cgroupplan import (
     pool_limits,
 )
 from agentscaler.shared.messages.pools import PoolConfig
+from agentscaler.shared.numbers import MIB
 
 from .builders import PROPERTY
-
-MIB = 1 << 20
 
 # --- limits ---------------------------------------------------------------------------------------------
 

@@ -18,11 +18,9 @@ from agentscaler.shared.messages.snapshots import (
     TaskStats,
     WindowFigures,
 )
+from agentscaler.shared.numbers import GIB, MIB
 
 from . import builders as b
-from .builders import MIB
-
-GIB = 1024**3
 
 # --- argument types -------------------------------------------------------------------------------------
 

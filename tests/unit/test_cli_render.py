@@ -10,11 +10,9 @@ import pytest
 from agentscaler.services.cli.render import render_status
 from agentscaler.shared.messages.pools import AutoConfig
 from agentscaler.shared.messages.snapshots import HostSnapshot, Snapshot
+from agentscaler.shared.numbers import GIB, MIB
 
 from . import builders as b
-from .builders import MIB
-
-GIB = 1024**3
 
 
 def hosts_snapshot(*hosts: HostSnapshot, **pool: Any) -> Snapshot:

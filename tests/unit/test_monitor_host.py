@@ -19,9 +19,9 @@ from agentscaler.services.monitor.host import (
     cpu_fit,
     pick,
 )
+from agentscaler.shared.numbers import MIB
 
 from . import builders as b
-from .builders import MIB
 
 # --- which agents are read ------------------------------------------------------------------------------
 

@@ -12,8 +12,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from agentscaler.services.monitor.pace import MEMORY, SpawnPace
-from agentscaler.services.monitor.stats import START_SAMPLE, PoolTaskStats, percentile, start_time
+from agentscaler.services.monitor.stats import START_SAMPLE, PoolTaskStats, start_time
 from agentscaler.shared.messages.agents import AgentRecord
+from agentscaler.shared.numbers import percentile
 
 from .builders import PROPERTY, record, task_result
 

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentscaler.services.policy.core.capacity import MIB, Capacity, capacity
+from agentscaler.services.policy.core.capacity import Capacity, capacity
 from agentscaler.services.policy.core.decide import decide
 from agentscaler.services.policy.core.scaling import ScaleRefused, plan_scale
 from agentscaler.shared.messages.commands import Scale
 from agentscaler.shared.messages.snapshots import AgentCounts
+from agentscaler.shared.numbers import MIB
 
 from . import builders as b
 from .builders import PROPERTY

@@ -6,8 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from agentscaler.shared.messages.snapshots import HostSnapshot, Snapshot
-
-MIB = 1024 * 1024
+from agentscaler.shared.numbers import MIB
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,10 @@ values is the ``ceil(0.95 n)``-th smallest."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from agentscaler.shared.numbers import nearest_rank
 
 from .simulate import RunResult
 from .workload import Workload
@@ -16,7 +17,7 @@ def p95(values: Sequence[float]) -> float:
     """Nearest-rank 95th percentile (the ``ceil(0.95 n)``-th smallest); 0 for no values."""
     if not values:
         return 0.0
-    rank = math.ceil(0.95 * len(values))
+    rank = nearest_rank(len(values), 95)
     positive = sorted(v for v in values if v > 0)
     zeros = len(values) - len(positive)
     return 0.0 if rank <= zeros else positive[rank - zeros - 1]
@@ -28,7 +29,7 @@ def p95_exceeds(values: Sequence[float], limit: float) -> bool:
     if not values or max(values) <= limit:
         return False
     above = sum(1 for v in values if v > limit)
-    return above > len(values) - math.ceil(0.95 * len(values))
+    return above > len(values) - nearest_rank(len(values), 95)
 
 
 def minutes_over(waits: Sequence[float], workload: Workload, target: float, minute: float = 60.0) -> int:

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agentscaler.shared.messages.decisions import Observation
+from agentscaler.shared.numbers import nearest_rank
 
 from .workload import Workload
 
@@ -357,7 +358,7 @@ class Simulator:
                 self._recent_queued -= 1
             self._recent_start += 1
         count = self._started - self._recent_start
-        rank = math.ceil(0.95 * count)
+        rank = nearest_rank(count, 95)
         zeros = count - self._recent_queued
         if rank <= zeros:
             return 0.0
