@@ -4,7 +4,7 @@
     python bench/autoscale.py --trace my-trace.jsonl --target-wait 10
 
 Each trace (a shipped kind from ``traces.py``, generated with ``--seed``, or any JSON-lines file) is run through the
-simulator (``services/policy/core/simulate.py``) once per policy: agentscaler's ``decide_auto`` (with and without
+simulator (``services/policy/sim/simulate.py``) once per policy: agentscaler's ``decide_auto`` (with and without
 its seasonal prediction), the HPA-like and KEDA-like baselines and static-peak (``baselines.py``), all under the
 same queue, start delay and cap. It prints a table per trace (agent-seconds, their share of static-peak's, slack,
 p95 queue wait, minutes whose p95 wait exceeds the target, scaling actions), then whether agentscaler meets its
@@ -30,10 +30,10 @@ import traces
 from baselines import HpaLike, KedaLike, StaticPeak, peak_need
 
 from agentscaler.services.policy.core.demand import SLOW_START
-from agentscaler.services.policy.core.metrics import Metrics, measure
-from agentscaler.services.policy.core.simulate import Policy, simulate
-from agentscaler.services.policy.core.trial import AutoPolicy
-from agentscaler.services.policy.core.workload import Workload
+from agentscaler.services.policy.sim.metrics import Metrics, measure
+from agentscaler.services.policy.sim.simulate import SizingPolicy, simulate
+from agentscaler.services.policy.sim.trial import AutoPolicy
+from agentscaler.services.policy.sim.workload import Workload
 from agentscaler.shared.messages.pools import AutoConfig
 
 OURS = "agentscaler"
@@ -57,7 +57,7 @@ class Evaluation:
         return next(m for m in self.rows if m.policy == policy)
 
 
-def policies(args: argparse.Namespace, peak: int) -> list[Callable[[], Policy]]:
+def policies(args: argparse.Namespace, peak: int) -> list[Callable[[], SizingPolicy]]:
     """Factories of the policies to compare, in table order (each run gets a fresh policy and its state)."""
     config = AutoConfig(target_wait=args.target_wait)
     no_prediction = msgspec.structs.replace(config, predict=False)

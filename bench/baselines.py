@@ -1,4 +1,4 @@
-"""The baselines the autoscaling policy is compared with, as simulator policies (see ``simulate.Policy``).
+"""The baselines the autoscaling policy is compared with, as simulator policies (see ``simulate.SizingPolicy``).
 
 - :class:`StaticPeak`: the trace's peak need, all the time: what a pool sized by hand for its worst moment costs.
 - :class:`HpaLike`: the Kubernetes Horizontal Pod Autoscaler on a queue metric.
@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agentscaler.services.policy.core.simulate import PoolView
+from agentscaler.services.policy.sim.simulate import PoolView
 
 
 def peak_need(arrivals: Sequence[float], services: Sequence[float]) -> int:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +14,7 @@ from typing import Any
 
 import nats
 import psutil
+from waiting import eventually
 
 from agentscaler.services.cli.client import Client
 from agentscaler.shared import subjects
@@ -23,6 +22,7 @@ from agentscaler.shared.bus.server import EmbeddedServer, free_port
 from agentscaler.shared.codec import decode
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import Exited
+from agentscaler.shared.messages.pools import DEFAULT_POOL
 
 
 @dataclass
@@ -55,21 +55,13 @@ def running_system(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
 
 
 async def wait_until(probe: Callable[[], Awaitable[Any]], timeout: float, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = await probe()
-        except AgentscalerError:  # a service too busy to answer in time: ask again
-            value = None
-        if value:
-            return value
-        await asyncio.sleep(every)
-    raise TimeoutError(f"not reached within {timeout:g}s")
+    """``probe``'s first truthy value; a service too busy to answer in time is asked again."""
+    return await eventually(probe, timeout=timeout, interval=every, retry=(AgentscalerError,), error=TimeoutError)
 
 
 async def connect(url: str) -> Client:
     client = Client(await nats.connect(url))
-    await wait_until(lambda: client.pool("default"), timeout=30)
+    await wait_until(lambda: client.pool(DEFAULT_POOL), timeout=30)  # the policy is up
     return client
 
 

@@ -22,8 +22,8 @@ import traces
 from harness import connect, running_system
 from replay import POOL, ROWS, Live, replay, scaled, window
 
-from agentscaler.services.cli.optimize import render_report
-from agentscaler.services.policy.core.workload import Workload
+from agentscaler.services.cli.optimize_report import render_report
+from agentscaler.services.policy.sim.workload import Workload
 from agentscaler.shared.messages.optimize import Optimize
 from agentscaler.shared.messages.pools import AutoConfig
 

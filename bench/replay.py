@@ -11,7 +11,7 @@ Measured live, in trace seconds:
 - p95 wait (submission to start, from the stored results), minutes over the target wait, scaling actions
   (decisions that changed the count).
 
-The same window of the trace then runs through the simulator (``services/policy/core/simulate.py``) with the same
+The same window of the trace then runs through the simulator (``services/policy/sim/simulate.py``) with the same
 policy settings and the host as measured live (unless ``--start-delay`` or ``--spawn-rate`` say otherwise): the
 agents' start time (the median the policy saw) and how many agents the host started a second at most (the most that
 registered in any ``SPAWN_WINDOW`` real seconds: the host's pace in a burst, and in a run without one no more than
@@ -36,10 +36,10 @@ import traces
 from harness import connect, running_system, wait_until
 
 from agentscaler.services.cli.client import Client
-from agentscaler.services.policy.core.metrics import Metrics, measure, minutes_over, p95
-from agentscaler.services.policy.core.simulate import simulate
-from agentscaler.services.policy.core.trial import AutoPolicy
-from agentscaler.services.policy.core.workload import Workload
+from agentscaler.services.policy.sim.metrics import Metrics, measure, minutes_over, p95
+from agentscaler.services.policy.sim.simulate import simulate
+from agentscaler.services.policy.sim.trial import AutoPolicy
+from agentscaler.services.policy.sim.workload import Workload
 from agentscaler.shared import subjects
 from agentscaler.shared.codec import decode, encode
 from agentscaler.shared.messages.agents import Exited, Registered, Spawned

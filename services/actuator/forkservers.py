@@ -10,7 +10,14 @@ from collections.abc import Callable
 
 import structlog
 
-from agentscaler.services.agent.forkserver.protocol import Exited, Ready, Spawn, Spawned, decode_report, encode
+from agentscaler.services.agent.forkserver.protocol import (
+    ChildExited,
+    ChildStarted,
+    Ready,
+    Spawn,
+    decode_report,
+    encode,
+)
 from agentscaler.shared.messages.pools import PoolConfig
 
 from .cgroups import PoolCgroup
@@ -99,12 +106,12 @@ class ForkServerClient:
             if isinstance(report, Ready):
                 if not self._ready.done():
                     self._ready.set_result(report.pid)
-            elif isinstance(report, Spawned):
+            elif isinstance(report, ChildStarted):
                 self.children.add(report.agent_id)
                 future = self._waiting.get(report.agent_id)
                 if future is not None and not future.done():
                     future.set_result(report.pid)
-            elif isinstance(report, Exited):
+            elif isinstance(report, ChildExited):
                 self.children.discard(report.agent_id)
                 self.on_exit(report.agent_id, report.code)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
-import time
 from collections import Counter
 from contextlib import suppress
 
@@ -19,9 +18,10 @@ from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket, mirror
 from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.children import become_subreaper
+from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import AgentList, AgentsQuery, Exited, Lost, Spawned
-from agentscaler.shared.messages.pools import DesiredState, PoolConfig
+from agentscaler.shared.messages.pools import POOL_DEFAULTS, DesiredState, PoolConfig
 from agentscaler.shared.telemetry.tracing import current_traceparent, parent_from_traceparent, span
 
 from .cgroups import PoolCgroups
@@ -33,14 +33,17 @@ from .settings import ActuatorSettings
 log = structlog.get_logger()
 
 
-async def run(settings: ActuatorSettings, stop: asyncio.Event) -> None:
-    await run_connected("actuator", settings.nats_url, settings.host, stop, lambda nc: Actuator(settings, nc).run(stop))
+async def run(settings: ActuatorSettings, stop: asyncio.Event, clock: Clock = SYSTEM_CLOCK) -> None:
+    await run_connected(
+        "actuator", settings.nats_url, settings.host, stop, lambda nc: Actuator(settings, nc, clock).run(stop)
+    )
 
 
 class Actuator:
-    def __init__(self, settings: ActuatorSettings, nc: Client) -> None:
-        self.s = settings
+    def __init__(self, settings: ActuatorSettings, nc: Client, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.settings = settings
         self.nc = nc
+        self.clock = clock
         self.pools: dict[str, PoolConfig] = {}
         self.desired: dict[str, DesiredState] = {}
         self.procs: dict[str, AgentProcess] = {}
@@ -81,7 +84,7 @@ class Actuator:
     async def _wait(self, stop: asyncio.Event) -> None:
         woken = asyncio.create_task(self.wake.wait())
         stopped = asyncio.create_task(stop.wait())
-        timeout = self.s.spawn_pause if self.more_to_start else self.s.reconcile_interval
+        timeout = self.settings.spawn_pause if self.more_to_start else self.settings.reconcile_interval
         await asyncio.wait({woken, stopped}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         woken.cancel()
         stopped.cancel()
@@ -96,10 +99,10 @@ class Actuator:
             proc.kill()
 
     def _managed(self, pool: str) -> bool:
-        return pool in self.pools and (not self.s.pools or pool in self.s.pools)
+        return pool in self.pools and (not self.settings.pools or pool in self.settings.pools)
 
     async def _reconcile(self) -> None:
-        now = time.time()
+        now = self.clock.now()
         await self._reap(now)
         for proc in self.procs.values():
             if proc.drain_deadline is not None and now > proc.drain_deadline:
@@ -107,12 +110,12 @@ class Actuator:
                 proc.kill()
         desired = {p: d.desired for p, d in self.desired.items() if self._managed(p)}
         views = [ProcView(p.agent_id, p.pool, p.started_at, p.draining) for p in self.procs.values()]
-        todo = plan(desired, views, now=now, not_before=self.not_before, spawn_batch=self.s.spawn_batch)
+        todo = plan(desired, views, now=now, not_before=self.not_before, spawn_batch=self.settings.spawn_batch)
         self.more_to_start = bool(todo.spawn)
         self._limit_cgroups(todo.spawn)
         for pool, count in todo.spawn.items():
             if self.pools[pool].spawn == "exec":  # a fork server paces its agents itself
-                count = min(count, self.s.spawn_concurrency)
+                count = min(count, self.settings.spawn_concurrency)
             await self._spawn(pool, count, now)
         await self._warm_auto_pools()
         self._retire_idle_forkservers()
@@ -156,21 +159,21 @@ class Actuator:
                 await publish(
                     self.nc,
                     subjects.agent_event_subject("spawned"),
-                    Spawned(agent_id=proc.agent_id, pool=pool, host=self.s.host, pid=proc.pid, at=now),
+                    Spawned(agent_id=proc.agent_id, pool=pool, host=self.settings.host, pid=proc.pid, at=now),
                     traced=False,
                 )
             log.info("started agents", count=len(started), desired=state.desired)
 
     def _next_agent_id(self, pool: str) -> str:
         self._seq += 1
-        return f"{pool}-{self.s.host}-{self._token}-{self._seq}"
+        return f"{pool}-{self.settings.host}-{self._token}-{self._seq}"
 
     async def _start_agents(
         self, config: PoolConfig, agent_ids: list[str], traceparent: str, now: float
     ) -> list[AgentProcess]:
         if config.spawn == "exec":
             cgroup = self.cgroups.get(config.name)
-            return [spawn_exec(self.s, config, agent_id, traceparent, now, cgroup) for agent_id in agent_ids]
+            return [spawn_exec(self.settings, config, agent_id, traceparent, now, cgroup) for agent_id in agent_ids]
         server = await self._forkserver(config)
         pids = await server.spawn_many(agent_ids, traceparent)
         return [AgentProcess(agent_id=a, pool=config.name, pid=pid, started_at=now) for a, pid in pids.items()]
@@ -178,7 +181,7 @@ class Actuator:
     async def _forkserver(self, config: PoolConfig) -> ForkServerClient:
         """The pool's fork server, started (or replaced after a config change) on demand."""
         server = self.forkservers.get(config.name)
-        if server is not None and not server.gone and same_agents(self.s, server.pool, config):
+        if server is not None and not server.gone and same_agents(self.settings, server.pool, config):
             server.pool = config  # a change agents do not see (auto settings, limits) keeps the warm server
         if server is not None and (server.gone or server.pool != config):
             self.retired.append(self.forkservers.pop(config.name))
@@ -186,7 +189,7 @@ class Actuator:
                 self._orphan(server)
             server = None
         if server is None:
-            server = ForkServerClient(self.s, config, self._forked_exit, self.cgroups.get(config.name))
+            server = ForkServerClient(self.settings, config, self._forked_exit, self.cgroups.get(config.name))
             self.forkservers[config.name] = server
             await server.ready()
             log.info("fork server ready", pool=config.name, pid=server.proc.pid)
@@ -202,7 +205,7 @@ class Actuator:
                 and config is not None
                 and config.spawn == "fork"
                 and self._managed(pool)
-                and time.time() >= self.not_before.get(pool, 0.0)
+                and self.clock.now() >= self.not_before.get(pool, 0.0)
             ):
                 try:
                     await self._forkserver(config)
@@ -235,7 +238,7 @@ class Actuator:
                 self.retired.append(self.forkservers.pop(name))
 
     async def _drain(self, pool: str, victims: list[str], now: float) -> None:
-        deadline = now + self.pools[pool].drain_timeout if pool in self.pools else now
+        deadline = now + self.pools.get(pool, POOL_DEFAULTS).drain_timeout  # an unknown pool's: the default
         for agent_id in victims:
             self.procs[agent_id].drain(deadline)
         if victims:
@@ -244,7 +247,12 @@ class Actuator:
     async def _with_registry_states(self, views: list[ProcView]) -> list[ProcView]:
         try:
             reply: AgentList = await request(
-                self.nc, subjects.REGISTRY_QUERY, AgentsQuery(host=self.s.host), AgentList, timeout=2.0, what="registry"
+                self.nc,
+                subjects.REGISTRY_QUERY,
+                AgentsQuery(host=self.settings.host),
+                AgentList,
+                timeout=2.0,
+                what="registry",
             )
         except AgentscalerError as exc:
             log.warning("registry unavailable; draining newest agents first", error=str(exc))
@@ -280,7 +288,7 @@ class Actuator:
                     log.info("agent stopped by the drain signal before it was running (it held no task)")
                 else:
                     log.warning("agent exited unexpectedly", code=code, drained=drained)
-                if not drained and now - proc.started_at < self.s.min_uptime:
+                if not drained and now - proc.started_at < self.settings.min_uptime:
                     self._note_crash(proc.pool, now)
                 elif not drained:
                     self.crashes.pop(proc.pool, None)
@@ -290,7 +298,7 @@ class Actuator:
                     Exited(
                         agent_id=agent_id,
                         pool=proc.pool,
-                        host=self.s.host,
+                        host=self.settings.host,
                         pid=proc.pid,
                         code=code,
                         drained=drained,
@@ -300,7 +308,7 @@ class Actuator:
 
     def _note_crash(self, pool: str, now: float) -> None:
         self.crashes[pool] = self.crashes.get(pool, 0) + 1
-        delay = backoff(self.crashes[pool], self.s.max_backoff)
+        delay = backoff(self.crashes[pool], self.settings.max_backoff)
         self.not_before[pool] = now + delay
         log.warning("agents of pool keep failing; backing off", pool=pool, crashes=self.crashes[pool], delay=delay)
 
@@ -321,13 +329,12 @@ class Actuator:
     async def _drain_agents(self) -> None:
         if not self.procs:
             return
-        now = time.time()
+        now = self.clock.now()
         log.info("draining all agents before stopping", count=len(self.procs))
         for proc in self.procs.values():
-            timeout = self.pools[proc.pool].drain_timeout if proc.pool in self.pools else 10.0
-            proc.drain(now + timeout)
+            proc.drain(now + self.pools.get(proc.pool, POOL_DEFAULTS).drain_timeout)
         while self.procs:
-            now = time.time()
+            now = self.clock.now()
             await self._reap(now)
             for proc in self.procs.values():
                 if proc.drain_deadline is not None and now > proc.drain_deadline:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from agentscaler.services.agent.settings import DEFAULT_SPAWN_CONCURRENCY
 from agentscaler.shared.settings import CommonSettings
 
 CgroupMode = Literal["auto", "v2", "v1", "off"]
@@ -26,7 +27,7 @@ class ActuatorSettings(CommonSettings, frozen=True, kw_only=True):
             description="most agents starting at once: a fork server starts the next as one is ready; exec'd "
             "agents start this many per pass",
         ),
-    ] = 100
+    ] = DEFAULT_SPAWN_CONCURRENCY
     spawn_pause: Annotated[
         float,
         msgspec.Meta(ge=0, description="seconds between passes while agents are still to start"),

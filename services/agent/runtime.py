@@ -60,7 +60,7 @@ class Agent:
     def __init__(self, settings: AgentSettings, nc: Client, handler: Handler, began: float) -> None:
         """``began``: when this agent's process began to start (``time.monotonic()``), for the start time
         it reports when registering."""
-        self.s = settings
+        self.settings = settings
         self.began = began
         self.nc = nc
         self.js = nc.jetstream()
@@ -120,7 +120,7 @@ class Agent:
     async def _work(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                msg = await self.puller.next(self.s.pull_timeout)
+                msg = await self.puller.next(self.settings.pull_timeout)
             except PullFailed as exc:
                 if exc.status == NO_CONSUMER:
                     await self._check_queue()
@@ -137,10 +137,10 @@ class Agent:
     async def _check_queue(self) -> None:
         """A pull nobody answered: fail with a clear error if the pool has no task queue at all."""
         try:
-            await self.js.consumer_info(subjects.task_stream(self.s.pool), subjects.TASK_CONSUMER)
+            await self.js.consumer_info(subjects.task_stream(self.settings.pool), subjects.TASK_CONSUMER)
         except nats.js.errors.NotFoundError as exc:
             raise AgentscalerError(
-                f"pool {self.s.pool!r} has no task queue ({exc}); create the pool with `agentscaler pool set`"
+                f"pool {self.settings.pool!r} has no task queue ({exc}); create the pool with `agentscaler pool set`"
             ) from exc
 
     async def _handle(self, msg: Msg) -> None:
@@ -154,7 +154,7 @@ class Agent:
             header_id = (msg.headers or {}).get("Nats-Msg-Id", "")
             task_id = header_id if subjects.valid_task_id(header_id) else f"seq-{meta.sequence.stream}"
             log.warning("malformed task", task=task_id, error=str(exc))
-            await self._finish(msg, TaskResult(id=task_id, pool=self.s.pool, status="failed", error=str(exc)))
+            await self._finish(msg, TaskResult(id=task_id, pool=self.settings.pool, status="failed", error=str(exc)))
             return
         if task.submitted_at <= 0:  # the publisher left it out: JetStream's own timestamp is the submission time
             task = msgspec.structs.replace(task, submitted_at=meta.timestamp.timestamp())
@@ -166,7 +166,7 @@ class Agent:
                 log.info("task already finished; acking duplicate delivery")
                 await msg.ack()
                 return
-            if attempt > self.s.max_attempts:
+            if attempt > self.settings.max_attempts:
                 error = f"gave up after {attempt - 1} deliveries (agents died or timed out)"
                 await self._finish(msg, self._result(task, attempt, time.time(), error=error))
                 return
@@ -175,7 +175,7 @@ class Agent:
     async def _already_done(self, task_id: str) -> bool:
         if self._results_kv is None:
             self._results_kv = await bucket(self.js, subjects.RESULTS_BUCKET)
-        key = subjects.result_key(self.s.pool, task_id)
+        key = subjects.result_key(self.settings.pool, task_id)
         return await get_struct(self._results_kv, key, TaskResult) is not None
 
     async def _run(self, msg: Msg, task: TaskEnvelope, attempt: int) -> None:
@@ -183,14 +183,14 @@ class Agent:
         if self.state == "ready":
             self.state = "busy"
             await self._state_changed()
-        keepalive = InProgress(msg, self.s.ack_wait, self._background)
+        keepalive = InProgress(msg, self.settings.ack_wait, self._background)
         try:
             value = await self.handler(task.payload)
             result = self._result(task, attempt, started, value=value)
             data = encode(result)  # a value that is not JSON fails here, as the task's error
         except Exception as exc:  # the handler is user code: any failure is the task's, not the agent's
             error = f"{type(exc).__name__}: {exc}"
-            if attempt < self.s.max_attempts:
+            if attempt < self.settings.max_attempts:
                 log.warning("task failed; will retry", error=error)
                 await msg.nak(delay=min(2.0**attempt, 30.0))
                 return
@@ -209,12 +209,12 @@ class Agent:
     ) -> TaskResult:
         return TaskResult(
             id=task.id,
-            pool=self.s.pool,
+            pool=self.settings.pool,
             status="failed" if error else "ok",
             result=None if error else value,
             error=error,
             attempts=attempt,
-            agent_id=self.s.agent_id,
+            agent_id=self.settings.agent_id,
             submitted_at=task.submitted_at,
             started_at=started,
             finished_at=time.time(),
@@ -228,20 +228,20 @@ class Agent:
         await self.finisher.finish(msg, result.id, result.status == "ok", data or encode(result))
 
     async def _heartbeats(self, stop: asyncio.Event) -> None:
-        while not await wait_or_stop(stop, self.s.heartbeat_interval):
-            self.finisher.forget_older_than(self.s.ack_wait)
+        while not await wait_or_stop(stop, self.settings.heartbeat_interval):
+            self.finisher.forget_older_than(self.settings.ack_wait)
             await self._beat()
         self.state = "draining"
         await self._beat()
         while True:  # keep beating while the last task finishes; cancelled once it has
-            await asyncio.sleep(self.s.heartbeat_interval)
+            await asyncio.sleep(self.settings.heartbeat_interval)
             await self._beat()
 
     async def _state_changed(self) -> None:
         """Tell the registry of a busy/ready change soon: at once, or at the end of the current fifth of a
         heartbeat interval with the state of that moment. Status stays current for slow tasks without a
         message per task when tasks are fast."""
-        wait = self.last_beat + min(STATE_REPORT_EVERY, self.s.heartbeat_interval) - time.monotonic()
+        wait = self.last_beat + min(STATE_REPORT_EVERY, self.settings.heartbeat_interval) - time.monotonic()
         if wait <= 0:
             await self._beat()
         elif self._pending_beat is None or self._pending_beat.done():
@@ -255,9 +255,9 @@ class Agent:
         """Publish a heartbeat; a NATS outage only costs this one (the registry tolerates missed beats)."""
         self.last_beat = time.monotonic()
         hb = Heartbeat(
-            agent_id=self.s.agent_id,
-            pool=self.s.pool,
-            host=self.s.host,
+            agent_id=self.settings.agent_id,
+            pool=self.settings.pool,
+            host=self.settings.host,
             pid=os.getpid(),
             state=self.state,
             completed=self.completed,
@@ -265,22 +265,22 @@ class Agent:
             busy_since=self.busy_since,
             held=self.puller.held + (self.state == "busy"),
             sent_at=time.time(),
-            interval=self.s.heartbeat_interval,
+            interval=self.settings.heartbeat_interval,
         )
         try:
-            await publish(self.nc, subjects.heartbeat_subject(self.s.pool), hb, traced=False)
+            await publish(self.nc, subjects.heartbeat_subject(self.settings.pool), hb, traced=False)
         except nats.errors.Error as exc:
             log.warning("heartbeat not sent", error=repr(exc))
 
     async def _register(self) -> None:
         reg = Register(
-            agent_id=self.s.agent_id,
-            pool=self.s.pool,
-            host=self.s.host,
+            agent_id=self.settings.agent_id,
+            pool=self.settings.pool,
+            host=self.settings.host,
             pid=os.getpid(),
             started_at=self.started_at,
             traceparent=current_traceparent(),
-            interval=self.s.heartbeat_interval,
+            interval=self.settings.heartbeat_interval,
             start_seconds=round(time.monotonic() - self.began, 4),
         )
         try:
@@ -293,7 +293,9 @@ class Agent:
         """Say goodbye without waiting for an answer: the connection's drain delivers it, and a registry busy
         with a thousand agents leaving (or gone) must not hold this one back; the actuator's ``exited``
         event tells the registry of the exit anyway."""
-        bye = Deregister(agent_id=self.s.agent_id, pool=self.s.pool, completed=self.completed, failed=self.failed)
+        bye = Deregister(
+            agent_id=self.settings.agent_id, pool=self.settings.pool, completed=self.completed, failed=self.failed
+        )
         try:
             await publish(self.nc, subjects.AGENT_DEREGISTER, bye)
         except nats.errors.Error as exc:

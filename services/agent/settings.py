@@ -1,4 +1,8 @@
-"""Agent settings, set by the actuator through ``AGENTSCALER_*`` environment variables."""
+"""Agent settings, set by the actuator through ``AGENTSCALER_*`` environment variables.
+
+The pool's settings (pool, handler, ack_wait, ...) come from the pool's ``PoolConfig`` (see
+``actuator.processes.agent_environment``); their defaults here are ``PoolConfig``'s, for an agent started by hand.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,35 @@ from typing import Annotated
 
 import msgspec
 
-from agentscaler.shared.messages.pools import DEFAULT_HANDLER
+from agentscaler.shared.messages.pools import DEFAULT_POOL, POOL_DEFAULTS
 from agentscaler.shared.settings import CommonSettings
+
+DEFAULT_SPAWN_CONCURRENCY = 100
+"""Agents a fork server lets start at once; the actuator's ``spawn_concurrency`` defaults to it too."""
 
 
 class AgentSettings(CommonSettings, frozen=True, kw_only=True):
     agent_id: Annotated[str, msgspec.Meta(description="this agent's id, unique in the system")] = ""
-    pool: Annotated[str, msgspec.Meta(description="the pool whose tasks this agent pulls")] = "default"
-    handler: Annotated[str, msgspec.Meta(description="task handler as module:function")] = DEFAULT_HANDLER
+    pool: Annotated[str, msgspec.Meta(description="the pool whose tasks this agent pulls")] = DEFAULT_POOL
+    handler: Annotated[str, msgspec.Meta(description="task handler as module:function")] = POOL_DEFAULTS.handler
     ack_wait: Annotated[
         float, msgspec.Meta(gt=0, description="the consumer's ack wait; in-progress acks go every third of it")
-    ] = 30.0
+    ] = POOL_DEFAULTS.ack_wait
     max_attempts: Annotated[
         int, msgspec.Meta(ge=1, description="deliveries of a task before it is reported failed")
-    ] = 3
-    heartbeat_interval: Annotated[float, msgspec.Meta(gt=0, description="seconds between heartbeats")] = 5.0
-    pull_timeout: Annotated[float, msgspec.Meta(gt=0, description="seconds a pull request waits for a task")] = 5.0
-    prefetch: Annotated[int, msgspec.Meta(ge=1, description="tasks taken from the queue at once")] = 1
+    ] = POOL_DEFAULTS.max_attempts
+    heartbeat_interval: Annotated[float, msgspec.Meta(gt=0, description="seconds between heartbeats")] = (
+        POOL_DEFAULTS.heartbeat_interval
+    )
+    pull_timeout: Annotated[float, msgspec.Meta(gt=0, description="seconds a pull request waits for a task")] = (
+        POOL_DEFAULTS.pull_timeout
+    )
+    prefetch: Annotated[int, msgspec.Meta(ge=1, description="tasks taken from the queue at once")] = (
+        POOL_DEFAULTS.prefetch
+    )
     spawn_concurrency: Annotated[
         int, msgspec.Meta(ge=1, description="fork server: most agents starting at once (the rest wait, forked)")
-    ] = 100
+    ] = DEFAULT_SPAWN_CONCURRENCY
     traceparent: Annotated[
         str, msgspec.Meta(description="W3C trace context of the command that started this agent")
     ] = ""

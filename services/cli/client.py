@@ -98,12 +98,6 @@ class Client:
             await sub.unsubscribe()
         return reply
 
-    async def last_optimize(self, pool: str) -> Optimized | None:
-        """The report of the pool's latest optimize run, if any."""
-        kv = await bucket(self.js, subjects.OPTIMIZE_BUCKET)
-        found = await get_struct(kv, pool, Optimized)
-        return None if found is None else found[0]
-
     async def status(self, pool: str | None = None) -> Snapshot:
         reply: Snapshot = await request(
             self.nc, subjects.STATUS, StatusQuery(pool=pool), Snapshot, timeout=5.0, what="monitor service"

@@ -20,7 +20,8 @@ from agentscaler.shared.telemetry.logging import configure_logging
 
 from . import demo, launcher
 from .client import Client, connected
-from .optimize import optimize
+from .optimize_report import optimize
+from .pool_flags import flag_fields
 from .progress import ProgressView, counts_line, remaining
 from .render import CLEAR, render_status
 
@@ -247,25 +248,9 @@ async def _pool_set(client: Client, args: argparse.Namespace) -> int:
         if getattr(exc, "code", "") != "unknown_pool":
             raise
         base = PoolConfig(name=args.name)
-    changes = _given(
-        args,
-        "handler",
-        "max_agents",
-        "ack_wait",
-        "max_attempts",
-        "drain_timeout",
-        "agent_memory_mb",
-        "agent_memory_limit_mb",
-        "agent_pids_limit",
-        "heartbeat_interval",
-        "pull_timeout",
-        "prefetch",
-        "spawn",
-        "cost_per_agent_hour",
-        "cost_per_task",
-    )
-    if args.env:
-        changes["env"] = dict(base.env) | dict(_key_value(item) for item in args.env)
+    changes = _given(args, *flag_fields())
+    if "env" in changes:  # KEY=VALUE items, added to the pool's environment
+        changes["env"] = dict(base.env) | dict(_key_value(item) for item in changes["env"])
     config = _changed(base, changes, "pool")
     info = await client.set_pool(config)
     _print_pool(info.config, info.state.desired, info.state.mode)

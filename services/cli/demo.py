@@ -13,7 +13,7 @@ from pathlib import Path
 
 from agentscaler.shared.bus.server import EmbeddedServer, free_port
 from agentscaler.shared.errors import AgentscalerError
-from agentscaler.shared.messages.pools import PoolConfig
+from agentscaler.shared.messages.pools import DEFAULT_POOL, PoolConfig
 from agentscaler.shared.messages.snapshots import Snapshot
 from agentscaler.shared.supervisor import stop_on_signals, supervise, wait_or_stop
 from agentscaler.shared.telemetry.logging import configure_logging
@@ -42,13 +42,13 @@ class Script:
         return await wait_or_stop(stop, seconds / self.speed)
 
     async def submit(self, n: int, prefix: str) -> None:
-        ids = await self.client.submit("default", [{"prompt": f"{prefix} {i}"} for i in range(n)])
+        ids = await self.client.submit(DEFAULT_POOL, [{"prompt": f"{prefix} {i}"} for i in range(n)])
         self.submitted.extend(ids)
         self.last_submit = time.time()
         self.say(f"submitted {n} tasks ({prefix})")
 
     async def scale(self, direction: str, n: int) -> None:
-        reply = await self.client.scale("default", direction, n)
+        reply = await self.client.scale(DEFAULT_POOL, direction, n)
         self.say(f"agentscaler {direction} {n}: desired {reply.desired} (was {reply.previous})")
 
     async def status(self, stop: asyncio.Event) -> Snapshot | None:
@@ -56,7 +56,7 @@ class Script:
         starting on a small machine) is asked again rather than ending the demo."""
         while not stop.is_set():
             try:
-                return await self.client.status("default")
+                return await self.client.status(DEFAULT_POOL)
             except AgentscalerError as exc:
                 self.say(f"status slow to answer ({exc}); asking again")
                 await wait_or_stop(stop, 0.5)
@@ -111,7 +111,7 @@ async def _wait_for_policy(url: str, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             async with connected(url) as probe:
-                await probe.pool("default")
+                await probe.pool(DEFAULT_POOL)
             break
         except AgentscalerError:
             if time.monotonic() > deadline:
@@ -131,7 +131,7 @@ async def _demo(url: str, speed: float, data_dir: Path) -> int:
     async with connected(url) as client:
         await client.set_pool(
             PoolConfig(
-                name="default", max_agents=50, drain_timeout=30, env={"AGENTSCALER_SIM_LATENCY": "lognormal:0.4:0.5"}
+                name=DEFAULT_POOL, max_agents=50, drain_timeout=30, env={"AGENTSCALER_SIM_LATENCY": "lognormal:0.4:0.5"}
             )
         )
         script = Script(client, speed)
@@ -158,7 +158,9 @@ async def _demo(url: str, speed: float, data_dir: Path) -> int:
             await wait_or_stop(stop, 1.0 if tty else 3.0)
         await runner
     code = await services
-    print(script.log[-1] if script.log else "")
+    # The script's last lines may come after the last frame: a terminal shows the outcome, other output every
+    # line not printed yet.
+    print("\n".join(script.log[-1:] if tty else script.log[shown:]))
     if not script.done:
         print("demo stopped early; every agent was drained")
         return 130 if code == 0 else 1

@@ -3,68 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import structlog
 
 from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.messages.pools import DEFAULT_POOL, AutoConfig
 from agentscaler.shared.settings import DEFAULT_NATS_URL, SettingsError
 from agentscaler.shared.telemetry.logging import configure_logging
 from agentscaler.shared.telemetry.tracing import configure_tracing, shutdown_tracing, span
 
 from . import commands
-from .units import parse_duration
-
-MAX_COUNT = 1_000_000
-
-
-def count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a whole number of agents, 0 or more") from None
-    if not 0 <= value <= MAX_COUNT:
-        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a whole number from 0 to {MAX_COUNT}")
-    return value
-
-
-def _number(text: str, ok: Callable[[float], bool], words: str) -> float:
-    """``text`` as a finite number that is ``ok``; else a usage error asking for ``words``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad number {text!r}: give {words}") from None
-    if not (math.isfinite(value) and ok(value)):
-        raise argparse.ArgumentTypeError(f"bad number {text!r}: give {words}")
-    return value
-
-
-def positive(text: str) -> float:
-    return _number(text, lambda v: v > 0, "a positive number")
-
-
-def nonnegative(text: str) -> float:
-    """A price: 0 or more, e.g. ``--cost-per-agent-hour 0.12``."""
-    return _number(text, lambda v: v >= 0, "a number, 0 or more")
-
-
-def fraction(text: str) -> float:
-    """A share above 0 and at most 1, e.g. ``--utilization 0.8``."""
-    value = positive(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"bad share {text!r}: give a number above 0 and at most 1")
-    return value
-
-
-def since(text: str) -> float:
-    """A duration such as ``24h``, ``90m`` or ``3600`` (seconds)."""
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+from .argtypes import count, fraction, positive, since
+from .pool_flags import add_pool_flags
 
 
 def parser() -> argparse.ArgumentParser:
@@ -75,7 +28,7 @@ def parser() -> argparse.ArgumentParser:
         help="NATS server URL (default: $AGENTSCALER_NATS_URL or %(default)s)",
     )
     pooled = argparse.ArgumentParser(add_help=False, parents=[common])
-    pooled.add_argument("--pool", default="default", help="the pool (default: %(default)s)")
+    pooled.add_argument("--pool", default=DEFAULT_POOL, help="the pool (default: %(default)s)")
 
     p = argparse.ArgumentParser(
         prog="agentscaler", description="Keep the right number of AI agent processes alive, over NATS."
@@ -103,23 +56,35 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--timeout", type=positive, default=120.0, help="seconds to --wait (default: %(default)s)")
 
     auto = sub.add_parser("auto", parents=[pooled], help="hand a pool to the policy: it sizes the pool from its load")
-    auto.add_argument("--min", type=count, dest="min_agents", help="the fewest agents (default 0: scale to zero)")
-    auto.add_argument("--max", type=count, dest="max_agents", help="the most agents (default: the pool's max_agents)")
-    auto.add_argument("--target-wait", type=positive, help="seconds a task may wait before it starts (p95; default 5)")
+    auto_defaults = AutoConfig()  # the settings a pool starts with; a flag not given keeps the pool's stored one
     auto.add_argument(
-        "--scale-down-window", type=positive, help="seconds of lower demand before the pool shrinks (default 10)"
+        "--min",
+        type=count,
+        dest="min_agents",
+        help=f"the fewest agents (default {auto_defaults.min_agents}; 0 scales to zero)",
+    )
+    auto.add_argument("--max", type=count, dest="max_agents", help="the most agents (default: the pool's max_agents)")
+    auto.add_argument(
+        "--target-wait",
+        type=positive,
+        help=f"seconds a task may wait before it starts (p95; default {auto_defaults.target_wait:g})",
+    )
+    auto.add_argument(
+        "--scale-down-window",
+        type=positive,
+        help=f"seconds of lower demand before the pool shrinks (default {auto_defaults.scale_down_window:g})",
     )
     auto.add_argument(
         "--utilization",
         type=fraction,
-        help="share of the agents to keep busy under steady load (default 1: no idle headroom beyond what agents "
-        "slower to start than the target wait need; lower it for shorter waits)",
+        help=f"share of the agents to keep busy under steady load (default {auto_defaults.utilization:g}; at 1 no idle "
+        "headroom beyond what agents slower to start than the target wait need; lower it for shorter waits)",
     )
     auto.add_argument(
         "--predict",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="raise the floor ahead of load that recurs daily (default: on)",
+        help=f"raise the floor ahead of load that recurs daily (default: {'on' if auto_defaults.predict else 'off'})",
     )
     auto.add_argument(
         "--dry-run", action="store_true", help="compute and publish decisions without applying them (forecast only)"
@@ -177,23 +142,7 @@ def parser() -> argparse.ArgumentParser:
     pool_sub = pool.add_subparsers(dest="pool_command", required=True, metavar="ACTION")
     pool_set = pool_sub.add_parser("set", parents=[common], help="create a pool or change its settings")
     pool_set.add_argument("name")
-    pool_set.add_argument("--handler", help="task handler as module:function")
-    pool_set.add_argument("--max-agents", type=count)
-    pool_set.add_argument("--ack-wait", type=positive, help="seconds before an unacknowledged task is redelivered")
-    pool_set.add_argument("--max-attempts", type=count, help="deliveries before a task is reported failed")
-    pool_set.add_argument("--drain-timeout", type=positive, help="seconds a draining agent may take")
-    pool_set.add_argument("--agent-memory-mb", type=positive, help="memory budget per agent before one is measured")
-    pool_set.add_argument("--agent-memory-limit-mb", type=count, help="cgroup memory limit per agent slot (0: none)")
-    pool_set.add_argument("--agent-pids-limit", type=count, help="cgroup pids limit per agent slot (0: none)")
-    pool_set.add_argument("--heartbeat-interval", type=positive)
-    pool_set.add_argument("--pull-timeout", type=positive)
-    pool_set.add_argument("--prefetch", type=count, help="tasks an agent takes at once (raise for many short tasks)")
-    pool_set.add_argument("--cost-per-agent-hour", type=nonnegative, help="what an agent costs an hour (0: unpriced)")
-    pool_set.add_argument("--cost-per-task", type=nonnegative, help="what a finished task costs on top")
-    pool_set.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the pool's agents")
-    pool_set.add_argument(
-        "--spawn", choices=["fork", "exec"], help="fork agents from a preloaded server (default) or exec each one"
-    )
+    add_pool_flags(pool_set)  # one per PoolConfig field
     pool_show = pool_sub.add_parser("show", parents=[common], help="one pool's settings and state")
     pool_show.add_argument("name")
     pool_sub.add_parser("list", parents=[common], help="every pool")

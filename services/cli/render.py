@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agentscaler.shared.capacity import CPU_CEILING
 from agentscaler.shared.messages.decisions import DecisionEvent
 from agentscaler.shared.messages.pools import AutoConfig
 from agentscaler.shared.messages.snapshots import (
@@ -18,8 +19,6 @@ from .units import duration
 
 CLEAR = "\x1b[H\x1b[J"
 """Cursor home and clear the screen: a live view redraws in place."""
-CPU_SATURATED = 95
-"""Host CPU percent from which auto mode adds no agents; the monitor's ``cpu_fit`` keeps hosts under it."""
 
 
 def render_status(snapshot: Snapshot) -> str:
@@ -27,7 +26,7 @@ def render_status(snapshot: Snapshot) -> str:
     hosts = snapshot.hosts or [snapshot.host]
     for pool in snapshot.pools:
         lines.extend(_pool(pool))
-        lines.append(_room(pool, hosts))
+        lines.append(_room(pool))
         if pool.auto is not None:
             lines.append(_auto(pool.auto, active=pool.mode == "auto"))
         if pool.last_decision is not None:
@@ -74,44 +73,14 @@ def _system(pools: list[PoolSnapshot]) -> str:
     return words
 
 
-def _room(p: PoolSnapshot, hosts: list[HostSnapshot]) -> str:
-    """How many more agents the pool can have, and what bounds it: its max, its auto max, or the hosts'
-    memory or CPU (naming the hosts)."""
-    limit, why = p.max_agents, "the pool's max_agents"
-    if p.mode == "auto" and p.auto is not None and p.auto.max_agents is not None and p.auto.max_agents < limit:
-        limit, why = p.auto.max_agents, "its auto max"
-    room = max(limit - p.desired, 0)
-    bound = f"{why} {limit}"
-    fit = sum(_fit(h)[0] for h in hosts)
-    if fit < room:
-        room, bound = fit, f"{_resources(hosts)}: fits {fit} more"
-    words = f"  room     {room} more agents (bound by {bound})"
-    hot = [h for h in hosts if h.cpu_percent >= CPU_SATURATED]
-    if p.mode == "auto" and hot:
-        where = f" on {_names([h.host for h in hot])}" if len(hosts) > 1 else ""
-        words += f"; host CPU at {max(h.cpu_percent for h in hot):.0f}%{where}: auto mode adds none until it falls"
+def _room(p: PoolSnapshot) -> str:
+    """How many more agents the pool can have and what bounds it, as the monitor figured them."""
+    if not p.room_bound:
+        return "  room     not reported (by a monitor older than the room figures)"
+    words = f"  room     {p.room} more agents (bound by {p.room_bound})"
+    if p.cpu_hold:
+        words += f"; {p.cpu_hold}: auto mode adds none until it falls"
     return words
-
-
-def _fit(h: HostSnapshot) -> tuple[int, str]:
-    """How many more agents the host takes, and what bounds it: ``memory`` or ``CPU``."""
-    if h.cpu_fit is not None and h.cpu_fit < h.agents_fit:
-        return h.cpu_fit, "CPU"
-    return h.agents_fit, "memory"
-
-
-def _resources(hosts: list[HostSnapshot]) -> str:
-    """What bounds the hosts together: ``memory on h1, h2, CPU on h3``."""
-    bounds: dict[str, list[str]] = {}
-    for h in hosts:
-        bounds.setdefault(_fit(h)[1], []).append(h.host)
-    return ", ".join(f"{what} on {_names(names)}" for what, names in sorted(bounds.items(), reverse=True))
-
-
-def _names(names: list[str], shown: int = 3) -> str:
-    """Up to ``shown`` names, then how many more."""
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
 
 
 def _auto(a: AutoConfig, active: bool) -> str:
@@ -234,11 +203,11 @@ def _agents(h: HostSnapshot) -> str:
 
 def _host_room(h: HostSnapshot) -> str:
     """How many more agents the host takes, bound by memory or by CPU, and what the other resource allows."""
-    fit, what = _fit(h)
+    fit, what = h.room, h.room_bound
     memory = f"keeping {h.memory_reserve / MIB:.0f} MiB free"
     if h.cpu_fit is None:
         return f"  room     fits {fit} more agents, bound by memory ({memory}); CPU sets no bound ({_no_cpu_bound(h)})"
-    cpu = f"under {CPU_SATURATED}% CPU at {_share(h.agent_cpu_avg)} each"
+    cpu = f"under {CPU_CEILING:g}% CPU at {_share(h.agent_cpu_avg)} each"
     if what == "CPU":
         return f"  room     fits {fit} more agents, bound by CPU ({cpu}); memory takes {h.agents_fit} ({memory})"
     return f"  room     fits {fit} more agents, bound by memory ({memory}); CPU takes {h.cpu_fit} ({cpu})"
@@ -265,5 +234,5 @@ def _all_hosts(hosts: list[HostSnapshot]) -> str:
     return (
         f"all {len(hosts)} hosts   cpu {cpu:.0f}% used of {cores} cores   memory {(total - available) / GIB:.1f} GiB "
         f"used   {available / GIB:.1f} GiB available   disk {disk_free / GIB:.1f} GiB free of {disk_total / GIB:.1f} "
-        f"GiB   agents {sum(h.agents for h in hosts)} running, fit {sum(_fit(h)[0] for h in hosts)} more"
+        f"GiB   agents {sum(h.agents for h in hosts)} running, fit {sum(h.room for h in hosts)} more"
     )

@@ -12,16 +12,14 @@ import psutil
 
 from agentscaler.shared.messages.snapshots import HostSnapshot
 
+from .room import cpu_fit, host_room, memory_fit
+
 SAMPLE = 16
 """Agents measured per snapshot: reading a process's PSS costs about a millisecond, so 1000 agents are
 sampled, not all read."""
 KEEP = 12
 """Agents of the previous sample read again while they run: the CPU time they used since gives the per-agent
 CPU. The rest of the sample is drawn anew, so the memory figures move over all the agents."""
-CPU_CEILING = 95.0
-"""Host CPU percent that new agents may fill up to."""
-MIN_AGENT_CPU = 0.05
-"""Per-agent CPU (percent of one core) below which the CPU sets no useful bound on the agents."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +58,11 @@ class HostSampler:
         if pss_avg:
             self._last_pss = pss_avg  # still the best estimate after the agents are gone
         budget = pss_avg or self._last_pss or default_agent_memory
-        usable = max(mem.available - self.memory_reserve, 0)
         cpu_count = psutil.cpu_count() or 1
         cpu_percent = psutil.cpu_percent(interval=None)
+        memory = memory_fit(mem.available, self.memory_reserve, budget)
+        cpu = cpu_fit(cpu_percent, cpu_count, cpu_avg)
+        room, bound = host_room(memory, cpu)
         return HostSnapshot(
             host=self.host,
             cpu_count=cpu_count,
@@ -81,10 +81,12 @@ class HostSampler:
             agent_pss_avg=pss_avg,
             agent_memory_budget=budget,
             memory_reserve=self.memory_reserve,
-            agents_fit=usable // budget if budget else 0,
+            agents_fit=memory,
             agent_cpu_avg=cpu_avg,
             agents_cpu_percent=round(min(cpu_avg * len(agent_pids) / cpu_count, 100.0), 1),
-            cpu_fit=cpu_fit(cpu_percent, cpu_count, cpu_avg),
+            cpu_fit=cpu,
+            room=room,
+            room_bound=bound,
         )
 
     def _read_agents(self, agent_pids: Sequence[int]) -> dict[int, AgentReading]:
@@ -157,14 +159,6 @@ def pick(previous: Sequence[int], agent_pids: Sequence[int], rng: random.Random)
     kept = [pid for pid in previous if pid in running][:KEEP]
     others = sorted(running.difference(kept))  # sorted: the draw depends on the generator alone
     return rng.sample(others, min(len(others), SAMPLE - len(kept))) + kept
-
-
-def cpu_fit(cpu_percent: float, cpu_count: int, per_agent: float) -> int | None:
-    """How many more agents using ``per_agent`` percent of one core each the host takes before its CPU passes
-    ``CPU_CEILING``; None when ``per_agent`` is about 0."""
-    if per_agent < MIN_AGENT_CPU:
-        return None
-    return int(max(CPU_CEILING - cpu_percent, 0.0) * cpu_count // per_agent)
 
 
 def _process(pid: int) -> psutil.Process | None:

@@ -3,15 +3,14 @@ and in one after it, per agent, and what the change costs or saves an hour."""
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field
 
 from agentscaler.shared.messages.decisions import DecisionEvent
-from agentscaler.shared.messages.snapshots import ScalingImpact, WindowFigures
+from agentscaler.shared.messages.snapshots import ScalingImpact
 
-KEEP = 900
-"""Seconds of per-second task figures kept: enough for the windows around the changes reported."""
+from .ledger import Ledger
+
 CHANGES = 5
 """Changes of count reported per pool, newest first."""
 NO_GAIN = 0.25
@@ -19,38 +18,6 @@ NO_GAIN = 0.25
 DEGRADED = 0.75
 """A scale-up after which per-agent throughput is below this share of what it was before is flagged as
 degraded (after a scale-down, per-agent throughput falls only because the work did)."""
-
-
-@dataclass
-class TaskSeries:
-    """A pool's finished tasks per second: how many, and their summed latency and wait."""
-
-    seconds: dict[int, tuple[int, float, float]] = field(default_factory=dict)
-
-    def add(self, finished_at: float, latency: float, wait: float) -> None:
-        second = math.floor(finished_at)
-        count, lat, wt = self.seconds.get(second, (0, 0.0, 0.0))
-        self.seconds[second] = (count + 1, lat + latency, wt + wait)
-
-    def window(self, start: float, end: float) -> WindowFigures:
-        """Tasks finished in the whole seconds from ``start`` to ``end``."""
-        first, last = math.ceil(start), math.floor(end)
-        count, lat, wt = 0, 0.0, 0.0
-        for second in range(first, last):
-            c, la, w = self.seconds.get(second, (0, 0.0, 0.0))
-            count, lat, wt = count + c, lat + la, wt + w
-        span = max(last - first, 1)
-        return WindowFigures(
-            throughput=round(count / span, 4),
-            latency_mean=round(lat / count, 4) if count else 0.0,
-            wait_mean=round(wt / count, 4) if count else 0.0,
-            tasks=count,
-        )
-
-    def forget(self, now: float) -> None:
-        oldest = math.floor(now) - KEEP
-        for second in [s for s in self.seconds if s < oldest]:
-            del self.seconds[second]
 
 
 @dataclass
@@ -65,13 +32,13 @@ class Changes:
 
 
 def impact(
-    change: DecisionEvent, series: TaskSeries, now: float, window: float, settle: float, per_agent_hour: float
+    change: DecisionEvent, ledger: Ledger, now: float, window: float, settle: float, per_agent_hour: float
 ) -> ScalingImpact:
     """The figures before ``change`` (the ``window`` seconds up to it) and after it (the ``window`` seconds
-    from ``settle`` seconds after it; None until those have passed)."""
-    before = series.window(change.at - window, change.at)
+    from ``settle`` seconds after it; None until those have passed), from the pool's ``ledger``."""
+    before = ledger.window(change.at - window, change.at, now)
     start = change.at + settle
-    after = series.window(start, start + window) if now >= start + window else None
+    after = ledger.window(start, start + window, now) if now >= start + window else None
     flags: list[str] = []
     per_before = before.throughput / change.previous if change.previous else 0.0
     per_after = 0.0

@@ -1,14 +1,18 @@
-"""How fast the host brings a pool's agents up when many are wanted at once: its pace of starting agents,
-which a simulation of a burst needs (agents asked for in hundreds arrive at this pace, not at once)."""
+"""How fast a pool's agents come up: how long one takes to start, and the host's pace of starting them when
+many are wanted at once, which a simulation of a burst needs (agents asked for in hundreds arrive at this
+pace, not at once)."""
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agentscaler.shared.messages.agents import AgentRecord
 
+START_SAMPLE = 20
+"""The latest agents to start whose start times make a pool's figure."""
 BACKLOG = 10
 """Agents wanted and not yet up, at least, for an interval to measure the host's pace: with fewer, the
 pool's own demand and not the host sets how many come up."""
@@ -41,5 +45,18 @@ class SpawnPace:
         self.up, self.wanted, self.at = up, wanted, now
         while self.intervals and self.intervals[0][0] < now - MEMORY:
             self.intervals.popleft()
-        seconds = sum(s for _, _, s in self.intervals)
-        return round(sum(n for _, n, _ in self.intervals) / seconds, 2) if seconds > 0 else 0.0
+        return self.rate(now)
+
+    def rate(self, now: float) -> float:
+        """The pace at ``now`` over the intervals measured so far, without observing (0 before one was)."""
+        kept = [(n, s) for end, n, s in self.intervals if end >= now - MEMORY]
+        seconds = sum(s for _, s in kept)
+        return round(sum(n for n, _ in kept) / seconds, 2) if seconds > 0 else 0.0
+
+
+def start_time(agents: Sequence[AgentRecord]) -> float:
+    """Median seconds the latest ``START_SAMPLE`` of ``agents`` seen starting took to register; 0 for none.
+    The median, so that the last agents of a burst, which waited their turn to start, do not make the
+    pool's agents look slow."""
+    measured = sorted((a for a in agents if a.start_seconds > 0), key=lambda a: a.started_at)[-START_SAMPLE:]
+    return round(statistics.median(a.start_seconds for a in measured), 4) if measured else 0.0

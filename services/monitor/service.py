@@ -28,6 +28,7 @@ from agentscaler.shared.messages.optimize import Optimized
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import (
     AgentCounts,
+    HostSnapshot,
     PoolSnapshot,
     QueueStats,
     Snapshot,
@@ -37,12 +38,14 @@ from agentscaler.shared.messages.tasks import TaskResult
 from agentscaler.shared.numbers import MIB
 from agentscaler.shared.supervisor import wait_or_stop
 
+from .arrivals import Arrivals
+from .cost import pool_cost
 from .host import HostBook, HostSampler
-from .impact import KEEP, Changes, TaskSeries, impact
-from .pace import SpawnPace
+from .impact import Changes, impact
+from .ledger import KEEP, Ledger
+from .pace import SpawnPace, start_time
+from .room import with_room
 from .settings import MonitorSettings
-from .stats import PoolTaskStats, start_time
-from .usage import PoolUsage, pool_cost
 
 log = structlog.get_logger()
 
@@ -53,7 +56,7 @@ async def run(settings: MonitorSettings, stop: asyncio.Event) -> None:
 
 class Monitor:
     def __init__(self, settings: MonitorSettings, nc: Client) -> None:
-        self.s = settings
+        self.settings = settings
         self.nc = nc
         self.js = nc.jetstream()
         self.host = HostSampler(settings.host, settings.disk_path, int(settings.memory_reserve_mb * MIB))
@@ -64,9 +67,10 @@ class Monitor:
         self.optimized: dict[str, Optimized] = {}
         self.paces: dict[str, SpawnPace] = {}
         """Each pool's latest optimize report."""
-        self.tasks: dict[str, PoolTaskStats] = {}
-        self.usage: dict[str, PoolUsage] = {}
-        self.series: dict[str, TaskSeries] = {}
+        self.ledgers: dict[str, Ledger] = {}
+        """Each pool's finished tasks and agent-seconds (every result recorded once, in one place)."""
+        self.arrivals: dict[str, Arrivals] = {}
+        """Each pool's arrival baseline, moved by the periodic snapshot only."""
         self.changes: dict[str, Changes] = {}
         self.decisions: dict[str, DecisionEvent | None] = {}
         """Each pool's latest decision; None when the history has none."""
@@ -91,14 +95,12 @@ class Monitor:
         )
         await listen(self.nc, f"{subjects.DECISIONS}.>", DecisionEvent, self._on_decision, traced=False)
         await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
-        await serve(self.nc, subjects.STATUS, StatusQuery, self._on_status, queue="monitor")
-        log.info("monitor ready")
         try:
-            while True:
-                self.latest = await self.snapshot()
-                await publish(self.nc, subjects.snapshot_subject(self.s.host), self.latest, traced=False)
-                if await wait_or_stop(stop, self.s.interval):
-                    break
+            await self._publish()  # before status is served: a status reply always has a snapshot to show
+            await serve(self.nc, subjects.STATUS, StatusQuery, self._on_status, queue="monitor")
+            log.info("monitor ready")
+            while not await wait_or_stop(stop, self.settings.interval):
+                await self._publish()
         finally:
             for task in mirrors:
                 task.cancel()
@@ -113,11 +115,7 @@ class Monitor:
         except BadMessage as exc:
             log.warning("ignoring unreadable result", subject=msg.subject, error=str(exc))
             return
-        self.tasks.setdefault(result.pool, PoolTaskStats()).add(result)
-        self.usage.setdefault(result.pool, PoolUsage()).finished(result.finished_at)
-        latency = max(result.finished_at - result.submitted_at, 0.0)
-        wait = max(result.started_at - result.submitted_at, 0.0)
-        self.series.setdefault(result.pool, TaskSeries()).add(result.finished_at, latency, wait)
+        self.ledgers.setdefault(result.pool, Ledger()).add(result)
 
     async def _on_decision(self, event: DecisionEvent, _: str) -> None:
         known = self.decisions.get(event.pool)
@@ -147,47 +145,65 @@ class Monitor:
 
     async def _on_status(self, query: StatusQuery) -> Snapshot:
         """The latest snapshot (of one pool, with ``query.pool``), with every host heard from lately."""
-        snapshot = self.latest or await self.snapshot()
+        snapshot = self.latest
+        if snapshot is None:  # status is served from the first snapshot on
+            raise Refused("starting", "the monitor has taken no snapshot yet")
         pools = snapshot.pools
         if query.pool is not None:
             if query.pool in self.pools and all(p.name != query.pool for p in pools):
-                snapshot = await self.snapshot()  # a pool created since the last snapshot
+                snapshot = await self.snapshot(time.time())  # a pool created since the last snapshot: a view
             pools = [p for p in snapshot.pools if p.name == query.pool]
             if not pools:
                 known = ", ".join(sorted(self.pools)) or "none"
                 raise Refused("unknown_pool", f"unknown pool {query.pool!r} (known: {known})")
         hosts = self.hosts.fresh(snapshot.host, time.monotonic())
+        pools = [with_room(p, hosts) for p in pools]  # the room over the hosts the reply lists
         return Snapshot(at=snapshot.at, host=snapshot.host, pools=pools, hosts=hosts)
 
-    async def snapshot(self) -> Snapshot:
-        now = time.time()
-        agents = await self._agents()
-        default_memory = max((p.agent_memory_mb for p in self.pools.values()), default=16.0)
-        host = self.host.sample(
-            [a.pid for a in agents if a.host == self.s.host and a.state != "starting"], int(default_memory * MIB)
-        )
-        pools = [await self._pool(config, agents, now) for config in sorted(self.pools.values(), key=lambda c: c.name)]
-        return Snapshot(at=now, host=host, pools=pools)
+    async def _publish(self) -> None:
+        """The periodic snapshot, the one that moves the books on: kept for status replies, and published."""
+        self.latest = await self.snapshot(time.time(), advance=True)
+        await publish(self.nc, subjects.snapshot_subject(self.settings.host), self.latest, traced=False)
 
-    async def _pool(self, config: PoolConfig, agents: list[AgentRecord], now: float) -> PoolSnapshot:
+    async def snapshot(self, now: float, advance: bool = False) -> Snapshot:
+        """The host's and every pool's figures at ``now``. Only the periodic snapshot (``advance``) samples the
+        host and moves what runs from one snapshot to the next (arrival baselines, agent-seconds, spawn paces,
+        raw windows); without it this is a read-only view, with the host as last sampled."""
+        agents = await self._agents()
+        host = self._sample_host(agents) if advance or self.latest is None else self.latest.host
+        configs = sorted(self.pools.values(), key=lambda c: c.name)
+        pools = [await self._pool(config, agents, now, advance) for config in configs]
+        hosts = self.hosts.fresh(host, time.monotonic())
+        return Snapshot(at=now, host=host, pools=[with_room(p, hosts) for p in pools])
+
+    def _sample_host(self, agents: list[AgentRecord]) -> HostSnapshot:
+        """This host's figures now (sampling moves the host's CPU, I/O and per-agent CPU baselines)."""
+        default_memory = max((p.agent_memory_mb for p in self.pools.values()), default=16.0)
+        return self.host.sample(
+            [a.pid for a in agents if a.host == self.settings.host and a.state != "starting"], int(default_memory * MIB)
+        )
+
+    async def _pool(self, config: PoolConfig, agents: list[AgentRecord], now: float, advance: bool) -> PoolSnapshot:
         own = [a for a in agents if a.pool == config.name]
         counts = {"starting": 0, "ready": 0, "busy": 0, "draining": 0}
         for agent in own:
             counts[agent.state] += 1
         state = self.desired.get(config.name)
-        pace = self.paces.setdefault(config.name, SpawnPace()).observe(now, state.desired if state else 0, own)
-        tasks = self.tasks.setdefault(config.name, PoolTaskStats())
         queue = await self._queue(config.name)
-        arrival_rate = tasks.arrivals(queue.submitted, now) if queue.submitted else 0.0
-        stats = tasks.stats(now, self.s.stats_window, arrival_rate)
-        usage = self.usage.setdefault(config.name, PoolUsage())
-        provisioned = sum(counts.values())
-        usage.observe(now, provisioned)
-        series = self.series.setdefault(config.name, TaskSeries())
-        series.forget(now)
+        name, desired, provisioned = config.name, state.desired if state else 0, sum(counts.values())
+        if advance:  # the periodic snapshot: the pool's books move on to now
+            pace = self.paces.setdefault(name, SpawnPace()).observe(now, desired, own)
+            arrival_rate = self.arrivals.setdefault(name, Arrivals()).advance(queue.submitted, now)
+            ledger = self.ledgers.setdefault(name, Ledger())
+            ledger.advance(now, provisioned, self.settings.stats_window)
+        else:  # a view for a status reply: reads only
+            pace = self.paces.get(name, SpawnPace()).rate(now)
+            arrival_rate = self.arrivals.get(name, Arrivals()).rate(queue.submitted, now)
+            ledger = self.ledgers.get(name) or Ledger()
+        stats = ledger.stats(now, self.settings.stats_window, arrival_rate)
         last_decision = await self._last_decision(config.name)
         changes = self.changes.get(config.name, Changes()).recent
-        window, settle, price = self.s.impact_window, self.s.impact_settle, config.cost_per_agent_hour
+        window, settle, price = self.settings.impact_window, self.settings.impact_settle, config.cost_per_agent_hour
         return PoolSnapshot(
             name=config.name,
             mode=state.mode if state else "manual",
@@ -200,8 +216,8 @@ class Monitor:
             spawn_rate=pace,
             auto=config.auto,
             last_decision=last_decision,
-            cost=pool_cost(config, usage, provisioned, stats.throughput, now),
-            impacts=[impact(c, series, now, window, settle, price) for c in reversed(changes)],
+            cost=pool_cost(config, ledger, provisioned, stats.throughput, now),
+            impacts=[impact(c, ledger, now, window, settle, price) for c in reversed(changes)],
             optimized=_without_front(self.optimized.get(config.name)),
         )
 

@@ -4,7 +4,6 @@ burst is decided on within a fraction of a second, without waiting for the next 
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
 from collections.abc import Callable
 
@@ -13,6 +12,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from agentscaler.shared import subjects
+from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 
 BUCKET = 0.1
 """Seconds of arrivals counted together: a snapshot taken at ``at`` already counts the arrivals before it."""
@@ -22,8 +22,9 @@ class Arrivals:
     """One core NATS subscription per auto pool on its task subject (the messages JetStream stores are
     seen as they are published). ``on_arrival(pool)`` runs for each; it must be cheap."""
 
-    def __init__(self, nc: Client, on_arrival: Callable[[str], None]) -> None:
+    def __init__(self, nc: Client, on_arrival: Callable[[str], None], clock: Clock = SYSTEM_CLOCK) -> None:
         self.nc = nc
+        self.clock = clock
         self.on_arrival = on_arrival
         self.subs: dict[str, Subscription] = {}
         self.counts: dict[str, deque[list[int]]] = {}
@@ -42,7 +43,7 @@ class Arrivals:
         self.submitted.setdefault(pool, 0)
 
         async def on_msg(_: Msg) -> None:
-            bucket = math.floor(time.time() / BUCKET)
+            bucket = math.floor(self.clock.now() / BUCKET)
             if counts and counts[-1][0] == bucket:
                 counts[-1][1] += 1
             else:

@@ -4,13 +4,13 @@ history it learns from. The service owns the store and the events; this decides.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 import structlog
 from nats.aio.client import Client
 
+from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.pools import PoolConfig
 from agentscaler.shared.messages.snapshots import HostSnapshot, PoolSnapshot
@@ -35,6 +35,8 @@ class View:
     pool: PoolSnapshot | None
     host: HostSnapshot | None
     agents_fit: int | None
+    room_bound: str = "memory"
+    """What bounds ``agents_fit``: ``memory``, ``CPU`` or ``memory and CPU``."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,10 @@ class Autopilot:
         nc: Client,
         view: Callable[[str], View],
         wake: Callable[[str], Awaitable[None]],
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.s = settings
+        self.settings = settings
+        self.clock = clock
         self.nc = nc
         self.view = view
         self.wake_decision = wake
@@ -62,7 +66,7 @@ class Autopilot:
         self.arrived_at_decision: dict[str, int] = {}
         self.waking: set[str] = set()
         self.last_wake: dict[str, float] = {}
-        self.arrivals = Arrivals(nc, self._on_arrival)
+        self.arrivals = Arrivals(nc, self._on_arrival, clock)
         self.recorder = DemandRecorder(nc, settings.history_interval)
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -81,7 +85,7 @@ class Autopilot:
         state = AutoState(desired=desired)
         if config.auto.predict:
             try:
-                profile = await learn_profile(self.nc.jetstream(), config.name, config.auto.season, time.time())
+                profile = await learn_profile(self.nc.jetstream(), config.name, config.auto.season, self.clock.now())
                 state = replace(state, profile=profile)
             except Exception as exc:  # the history is an aid: deciding goes on without it
                 log.warning(
@@ -89,7 +93,7 @@ class Autopilot:
                 )
         self.states[config.name] = state
         await self.arrivals.watch(config.name)
-        self.recorder.begin(config.name, time.time(), self.arrivals.submitted.get(config.name, 0))
+        self.recorder.begin(config.name, self.clock.now(), self.arrivals.submitted.get(config.name, 0))
         log.info("auto mode engaged", pool=config.name, desired=desired)
 
     async def disengage(self, pool: str) -> None:
@@ -110,7 +114,7 @@ class Autopilot:
             state = replace(state, desired=desired)  # the stored count is the truth (e.g. after a restart)
         view = self.view(config.name)
         arrived = self.arrivals.since_snapshot(config.name)
-        obs = observation(view.pool, view.host, view.agents_fit, arrived, now)
+        obs = observation(view.pool, view.host, view.agents_fit, arrived, now, view.room_bound)
         decision, state = decide_auto(obs, config.auto, config.max_agents, state, now, config.name)
         self.states[config.name] = state
         self.arrived_at_decision[config.name] = arrived
@@ -129,7 +133,7 @@ class Autopilot:
         if state.desired > 0 and fresh < max(BURST_MIN, state.desired):
             return
         self.waking.add(pool)
-        delay = max(0.0, self.s.wake_interval - (time.monotonic() - self.last_wake.get(pool, 0.0)))
+        delay = max(0.0, self.settings.wake_interval - (self.clock.monotonic() - self.last_wake.get(pool, 0.0)))
         task = asyncio.get_running_loop().create_task(self._wake(pool, delay))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -138,7 +142,7 @@ class Autopilot:
         try:
             if delay:
                 await asyncio.sleep(delay)
-            self.last_wake[pool] = time.monotonic()
+            self.last_wake[pool] = self.clock.monotonic()
             await self.wake_decision(pool)
         except Exception:
             log.exception("deciding on task arrivals failed", pool=pool)

@@ -7,12 +7,17 @@ from agentscaler.shared.messages.snapshots import HostSnapshot, PoolSnapshot
 
 
 def observation(
-    pool: PoolSnapshot | None, host: HostSnapshot | None, agents_fit: int | None, arrived: int, now: float
+    pool: PoolSnapshot | None,
+    host: HostSnapshot | None,
+    agents_fit: int | None,
+    arrived: int,
+    now: float,
+    room_bound: str = "memory",
 ) -> Observation | None:
     """The pool as of its latest snapshot, plus the ``arrived`` tasks submitted since that snapshot was
     taken (the policy counts submissions itself, so a burst or a first task is seen at once). ``host`` gives
-    the CPU and I/O figures, ``agents_fit`` the agents all fresh hosts still fit. None when there is neither
-    a snapshot nor a submission to go on."""
+    the CPU and I/O figures, ``agents_fit`` the agents all fresh hosts still fit (their room), ``room_bound``
+    what bounds that. None when there is neither a snapshot nor a submission to go on."""
     if pool is None:
         if arrived == 0:
             return None
@@ -41,5 +46,6 @@ def observation(
         cpu_percent=None if host is None else host.cpu_percent,
         iowait_percent=None if host is None else host.iowait_percent,
         agents_fit=agents_fit,
+        room_bound=room_bound,
         start_time=pool.start_time,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import msgspec
 import structlog
@@ -14,6 +13,7 @@ from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.history import ensure_history
 from agentscaler.shared.bus.rpc import Refused, serve
+from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.messages.commands import (
     Command,
     GetPool,
@@ -26,7 +26,7 @@ from agentscaler.shared.messages.commands import (
 )
 from agentscaler.shared.messages.decisions import DecisionEvent, Observation
 from agentscaler.shared.messages.optimize import Optimize, Optimized
-from agentscaler.shared.messages.pools import AutoConfig, DesiredState, PoolConfig
+from agentscaler.shared.messages.pools import DEFAULT_POOL, AutoConfig, DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import PoolSnapshot, Snapshot
 from agentscaler.shared.numbers import MIB
 from agentscaler.shared.subjects import InvalidName, check_name
@@ -37,38 +37,39 @@ from .core.auto import AutoDecision
 from .core.capacity import capacity
 from .core.decide import Decision, decide
 from .core.scaling import ScaleRefused, plan_scale
-from .optimizer import Optimizer
 from .settings import PolicySettings
 from .store import Conflict, PoolStore
+from .tuning import Tuner
 
 log = structlog.get_logger()
 
 
-async def run(settings: PolicySettings, stop: asyncio.Event) -> None:
+async def run(settings: PolicySettings, stop: asyncio.Event, clock: Clock = SYSTEM_CLOCK) -> None:
     async def body(nc: Client) -> None:
-        policy = Policy(settings, nc, await PoolStore.open(nc.jetstream()))
+        policy = PolicyService(settings, nc, await PoolStore.open(nc.jetstream()), clock)
         await policy.start()
         await stop.wait()
 
     await run_connected("policy", settings.nats_url, settings.host, stop, body)
 
 
-class Policy:
-    def __init__(self, settings: PolicySettings, nc: Client, store: PoolStore) -> None:
-        self.s = settings
+class PolicyService:
+    def __init__(self, settings: PolicySettings, nc: Client, store: PoolStore, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.settings = settings
         self.nc = nc
         self.store = store
+        self.clock = clock
         self.snapshots: dict[str, Snapshot] = {}
         self.snapshot_gap = 1.0
         """Seconds between a host's snapshots, lately: how often the policy decides for a pool."""
         self.lock = asyncio.Lock()
-        self.autopilot = Autopilot(settings, nc, self._view, self._wake)
-        self.optimizer = Optimizer(settings, nc)
+        self.autopilot = Autopilot(settings, nc, self._view, self._wake, clock)
+        self.tuner = Tuner(settings, nc, clock)
 
     async def start(self) -> None:
-        await ensure_history(self.nc.jetstream(), self.s.history_max_age, self.s.history_max_mb * MIB)
-        if self.s.default_pool and await self.store.config("default") is None:
-            await self._set_pool(PoolConfig(name="default"))
+        await ensure_history(self.nc.jetstream(), self.settings.history_max_age, self.settings.history_max_mb * MIB)
+        if self.settings.default_pool and await self.store.config(DEFAULT_POOL) is None:
+            await self._set_pool(PoolConfig(name=DEFAULT_POOL))
             log.info("created the default pool")
         for name in await self.store.names():
             state, _ = await self.store.state(name)
@@ -114,7 +115,7 @@ class Policy:
     async def _scale(self, cmd: Scale) -> Scaled:
         config = await self._config(cmd.pool)
         state, revision = await self.store.state(cmd.pool)
-        cap = capacity(self.snapshots.values(), time.time(), self.s.snapshot_max_age)
+        cap = capacity(self.snapshots.values(), self.clock.now(), self.settings.snapshot_max_age)
         try:
             desired, note = plan_scale(cmd, config, state, cap)
         except ScaleRefused as exc:
@@ -172,7 +173,7 @@ class Policy:
             pool = self._pool_snapshot(cmd.pool, self._latest())
         start = self.autopilot.start_time(cmd.pool) or (pool.start_time if pool is not None else 0.0)
         pace = pool.spawn_rate if pool is not None else 0.0
-        report = await self.optimizer.run(cmd, config, start, pace, self.snapshot_gap)
+        report = await self.tuner.run(cmd, config, start, pace, self.snapshot_gap)
         if cmd.apply and report.recommended is not None and report.changes:
             async with self.lock:
                 now_config = await self._config(cmd.pool)
@@ -182,7 +183,7 @@ class Policy:
                 else:
                     note = " Not applied: the pool's auto settings changed while the search ran; run it again."
                     report = msgspec.structs.replace(report, note=report.note + note)
-        await self.optimizer.save(report)
+        await self.tuner.save(report)
         return report
 
     async def _store_auto(self, config: PoolConfig, auto: AutoConfig) -> None:
@@ -223,7 +224,7 @@ class Policy:
 
     async def _decide(self, config: PoolConfig, trigger: str) -> None:
         state, revision = await self.store.state(config.name)
-        now = time.time()
+        now = self.clock.now()
         if state.mode == "auto" and self.autopilot.active(config.name):
             outcome = await self.autopilot.decide(config, state.desired, now)
             decision = outcome.decision
@@ -243,11 +244,12 @@ class Policy:
 
     def _view(self, pool: str) -> View:
         latest = self._latest()
-        cap = capacity(self.snapshots.values(), time.time(), self.s.snapshot_max_age)
+        cap = capacity(self.snapshots.values(), self.clock.now(), self.settings.snapshot_max_age)
         return View(
             pool=self._pool_snapshot(pool, latest),
             host=None if latest is None else latest.host,
             agents_fit=None if cap is None else cap.agents_fit,
+            room_bound="memory" if cap is None else cap.bound,
         )
 
     def _latest(self) -> Snapshot | None:
@@ -266,7 +268,7 @@ class Policy:
         trigger: str,
         inputs: Observation | None = None,
     ) -> None:
-        now = time.time()
+        now = self.clock.now()
         new_state = msgspec.structs.replace(
             new_state, updated_at=now, reason=decision.reason, traceparent=current_traceparent()
         )

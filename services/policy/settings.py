@@ -6,12 +6,13 @@ from typing import Annotated
 
 import msgspec
 
+from agentscaler.shared.messages.pools import DEFAULT_POOL
 from agentscaler.shared.settings import CommonSettings
 
 
 class PolicySettings(CommonSettings, frozen=True, kw_only=True):
     default_pool: Annotated[
-        bool, msgspec.Meta(description="create the 'default' pool (example handler) if missing")
+        bool, msgspec.Meta(description=f"create the {DEFAULT_POOL!r} pool (example handler) if missing")
     ] = True
     snapshot_max_age: Annotated[
         float, msgspec.Meta(gt=0, description="seconds a host snapshot counts for capacity checks")

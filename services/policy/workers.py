@@ -11,8 +11,8 @@ from contextlib import suppress
 from agentscaler.shared.messages.optimize import Trial
 from agentscaler.shared.messages.pools import AutoConfig
 
-from .core.trial import Setup, run_trial
-from .core.workload import Workload
+from .sim.trial import Setup, run_trial
+from .sim.workload import Workload
 
 NICE = 10
 """How much lower a simulating process's priority is than the policy's."""

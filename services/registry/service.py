@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import structlog
 from nats.aio.client import Client
@@ -14,6 +13,7 @@ from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket
 from agentscaler.shared.bus.rpc import serve
+from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.messages.agents import (
     Ack,
@@ -38,14 +38,17 @@ from .table import AgentTable, Event
 log = structlog.get_logger()
 
 
-async def run(settings: RegistrySettings, stop: asyncio.Event) -> None:
-    await run_connected("registry", settings.nats_url, settings.host, stop, lambda nc: Registry(settings, nc).run(stop))
+async def run(settings: RegistrySettings, stop: asyncio.Event, clock: Clock = SYSTEM_CLOCK) -> None:
+    await run_connected(
+        "registry", settings.nats_url, settings.host, stop, lambda nc: Registry(settings, nc, clock).run(stop)
+    )
 
 
 class Registry:
-    def __init__(self, settings: RegistrySettings, nc: Client) -> None:
+    def __init__(self, settings: RegistrySettings, nc: Client, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
         self.nc = nc
+        self.clock = clock
         self.table = AgentTable(lost_after=settings.lost_after, start_timeout=settings.start_timeout)
         self.kv: KeyValue | None = None
         self.persist: Persister | None = None
@@ -63,7 +66,7 @@ class Registry:
         await listen(self.nc, subjects.agent_event_subject("exited"), Exited, self._on_exited)
         log.info("registry ready", agents=len(self.table.agents))
         while not await wait_or_stop(stop, self.settings.sweep_interval):
-            await self._emit(self.table.sweep(time.time()))
+            await self._emit(self.table.sweep(self.clock.now()))
         await writer
 
     async def _restore(self) -> None:
@@ -76,27 +79,27 @@ class Registry:
                     records.append(decode(AgentRecord, entry.value))
                 except BadMessage as exc:
                     log.warning("skipping unreadable agent record", key=key, error=str(exc))
-        self.table.restore(records, time.time())
+        self.table.restore(records, self.clock.now())
 
     async def _on_register(self, req: Register) -> Ack:
-        await self._emit(self.table.register(req, time.time()))
+        await self._emit(self.table.register(req, self.clock.now()))
         return Ack()
 
     async def _on_deregister(self, req: Deregister) -> Ack:
-        await self._emit(self.table.deregister(req, time.time()))
+        await self._emit(self.table.deregister(req, self.clock.now()))
         return Ack()
 
     async def _on_query(self, req: AgentsQuery) -> AgentList:
         return AgentList(agents=self.table.select(req.pool, req.host))
 
     async def _on_heartbeat(self, hb: Heartbeat, _: str) -> None:
-        await self._emit(self.table.heartbeat(hb, time.time()))
+        await self._emit(self.table.heartbeat(hb, self.clock.now()))
 
     async def _on_spawned(self, ev: Spawned, _: str) -> None:
-        await self._emit(self.table.spawned(ev, time.time()))
+        await self._emit(self.table.spawned(ev, self.clock.now()))
 
     async def _on_exited(self, ev: Exited, _: str) -> None:
-        await self._emit(self.table.exited(ev, time.time()))
+        await self._emit(self.table.exited(ev, self.clock.now()))
 
     async def _emit(self, events: list[Event]) -> None:
         assert self.persist is not None

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from .base import Tagged
-from .pools import AutoConfig, DesiredState, Mode, PoolConfig
+from .pools import DEFAULT_POOL, AutoConfig, DesiredState, Mode, PoolConfig
 
 Count = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 
@@ -16,7 +16,7 @@ class Scale(Tagged, frozen=True, kw_only=True, tag="scale"):
     """Scale a manual pool to ``count`` agents. ``direction`` states the intent (up or down) so that a
     mistyped number is refused instead of shrinking or growing the pool the wrong way."""
 
-    pool: str = "default"
+    pool: str = DEFAULT_POOL
     direction: Literal["up", "down"]
     count: Count
 
@@ -28,7 +28,7 @@ class SetPool(Tagged, frozen=True, kw_only=True, tag="set_pool"):
 
 
 class GetPool(Tagged, frozen=True, kw_only=True, tag="get_pool"):
-    pool: str = "default"
+    pool: str = DEFAULT_POOL
 
 
 class ListPools(Tagged, frozen=True, kw_only=True, tag="list_pools"):
@@ -39,7 +39,7 @@ class SetMode(Tagged, frozen=True, kw_only=True, tag="set_mode"):
     """Hand a pool to the policy (``auto``) or take it back at its current size (``manual``). With ``auto``
     set, those settings are stored with the pool first; without, the stored ones apply."""
 
-    pool: str = "default"
+    pool: str = DEFAULT_POOL
     mode: Mode
     auto: AutoConfig | None = None
 

@@ -36,7 +36,10 @@ class Observation(Message, frozen=True, kw_only=True):
     iowait_percent: float | None = None
     """Share of CPU time the host spent waiting for I/O, 0-100; None when unknown."""
     agents_fit: int | None = None
-    """How many more agents the hosts' memory takes; None when unknown."""
+    """How many more agents the hosts take (their ``room`` summed, memory or CPU bounding each); None when
+    unknown."""
+    room_bound: str = "memory"
+    """What bounds ``agents_fit``: ``memory``, ``CPU`` or ``memory and CPU``."""
     start_time: float = 0.0
     """Seconds the pool's agents took from being started to ready (registered), recently; 0 when
     unknown."""

@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 
 from .base import Message, Tagged
-from .pools import AutoConfig
+from .pools import DEFAULT_POOL, AutoConfig
 
 DAY = 86400.0
 
@@ -18,7 +18,7 @@ class Optimize(Tagged, frozen=True, kw_only=True, tag="optimize"):
     """Tune a pool's auto settings to its recorded load: replay the load through the simulator over a search
     of the settings and report the best found beside the current ones."""
 
-    pool: str = "default"
+    pool: str = DEFAULT_POOL
     since: Annotated[float, msgspec.Meta(gt=0)] = DAY
     """Seconds of history to replay, back from now."""
     budget: Annotated[float, msgspec.Meta(gt=0)] | None = None

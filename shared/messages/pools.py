@@ -12,6 +12,9 @@ Mode = Literal["manual", "auto"]
 
 DEFAULT_HANDLER = "agentscaler.services.agent.examples.llm:simulate"
 
+DEFAULT_POOL = "default"
+"""The pool a command acts on when none is named, and the one the policy creates at start-up."""
+
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 Share = Annotated[float, msgspec.Meta(ge=0, lt=1)]
 
@@ -104,6 +107,12 @@ class PoolConfig(Message, frozen=True, kw_only=True):
     spawn: Literal["fork", "exec"] = "fork"
     """How agents start: forked from the pool's preloaded fork server (fast, small), or as fresh interpreters
     (for handlers that are not fork-safe, e.g. ones that start threads at import)."""
+
+
+POOL_DEFAULTS = PoolConfig(name=DEFAULT_POOL)
+"""Every pool setting at its default: what an agent started without the actuator's environment assumes, and
+what the actuator assumes of a pool whose config it does not know (e.g. one deleted while its agents run:
+they drain within the default ``drain_timeout``)."""
 
 
 class DesiredState(Message, frozen=True, kw_only=True):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from .base import Message
 from .decisions import DecisionEvent
 from .optimize import Optimized
 from .pools import AutoConfig, Mode
+
+RoomBound = Literal["memory", "CPU"]
+"""The host resource that bounds how many more agents a host takes."""
 
 
 class HostSnapshot(Message, frozen=True, kw_only=True):
@@ -43,8 +48,13 @@ class HostSnapshot(Message, frozen=True, kw_only=True):
     """Estimated share of the host's CPU all its agents use, 0-100: ``agent_cpu_avg`` x ``agents`` over the
     cores."""
     cpu_fit: int | None = None
-    """How many more agents the CPU takes at ``agent_cpu_avg`` each while the host stays under 95%; None when
-    no per-agent CPU was measured or it is about 0."""
+    """How many more agents the CPU takes at ``agent_cpu_avg`` each while the host stays under
+    ``shared.capacity.CPU_CEILING``; None when no per-agent CPU was measured or it is about 0."""
+    room: int = 0
+    """How many more agents the host takes: the smaller of ``agents_fit`` and ``cpu_fit`` (when measured). The
+    one figure the policy checks scale-ups against and ``status`` shows (0 from a monitor older than it)."""
+    room_bound: RoomBound = "memory"
+    """What bounds ``room``: ``memory`` (``agents_fit``) or ``CPU`` (``cpu_fit``, when it is the smaller)."""
 
 
 class AgentCounts(Message, frozen=True, kw_only=True):
@@ -155,6 +165,16 @@ class PoolSnapshot(Message, frozen=True, kw_only=True):
     optimized: Optimized | None = None
     """The report of the pool's latest ``optimize`` run, without its trade-off points (``front``); None when
     it was never optimized."""
+    room: int = 0
+    """How many more agents the pool can have: its limit (``max_agents``, or in auto mode the auto max when
+    lower) less ``desired``, or the fresh hosts' ``room`` summed when that is smaller."""
+    room_bound: str = ""
+    """What bounds ``room``, in words: ``the pool's max_agents 40``, ``its auto max 12``, or the hosts'
+    resources, naming them (``memory on h1, CPU on h2: fits 12 more``). Empty from a monitor older than it."""
+    cpu_hold: str = ""
+    """In auto mode, the hosts whose CPU is at or above ``shared.capacity.CPU_CEILING``, in words (``host CPU
+    at 97%``, with ``on h2`` when several hosts are known): auto mode adds no agent until it falls. Empty
+    otherwise."""
 
 
 class Snapshot(Message, frozen=True, kw_only=True):

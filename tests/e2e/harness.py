@@ -3,6 +3,7 @@ spawned by the actuator, the CLI run as a subprocess."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
+from bench.waiting import eventually
 
 SERVICES = ("registry", "policy", "monitor", "actuator")
 
@@ -123,24 +126,10 @@ def fork_servers(host: str) -> list[psutil.Process]:
 
 
 def wait_until(probe: Any, *, timeout: float = 30.0, interval: float = 0.2, what: str = "condition") -> Any:
-    """Call ``probe`` until it returns something truthy (returned) or fail after ``timeout`` saying what
-    was last seen."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            value = probe()
-        except (AssertionError, StopIteration, KeyError, json.JSONDecodeError) as exc:
-            value, last = None, exc
-        else:
-            last = value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last seen: {last!r}")
-        time.sleep(interval)
+    """Call ``probe`` (plain, blocking: the CLI as a subprocess) until it returns something truthy (returned)
+    or fail after ``timeout`` saying what was last seen."""
+    retry = (AssertionError, StopIteration, KeyError, json.JSONDecodeError)
+    return asyncio.run(eventually(probe, timeout=timeout, interval=interval, what=what, retry=retry))
 
 
 def make_pool(system: System, name: str, *extra: str) -> None:

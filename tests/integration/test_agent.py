@@ -96,10 +96,18 @@ async def test_an_agent_stopped_while_nats_is_down_exits_0(nats_server: Embedded
         await eventually(lambda: _pulling(nc, pool), timeout=20, what="the agent pulling")
         await nc.close()
         nats_server.stop()
-        await asyncio.sleep(1.5)  # the agent is reconnecting now
+        assert proc.stdout is not None
+        seen: list[str] = []
+
+        async def reconnecting() -> bool:
+            line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 20)
+            seen.append(line)
+            return "disconnected from NATS; reconnecting" in line
+
+        await eventually(reconnecting, timeout=20, interval=0, what="the agent reconnecting")
         proc.terminate()
         code = await asyncio.to_thread(proc.wait, 30)
-        output = proc.stdout.read() if proc.stdout else ""
+        output = "".join(seen) + proc.stdout.read()
     assert code == 0, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
 

@@ -70,7 +70,7 @@ async def test_agents_waiting_for_their_turn_exit_0_at_once_when_the_server_stop
     await server.ready()
     pids = await server.spawn_many([f"fs-wait-{i}" for i in range(5)], "")
     assert len(pids) == 5
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # time passes on purpose: no agent exits while it waits (for NATS or its turn)
     assert exits.codes == {}  # all alive: one waiting for NATS, four for their turn
     server.retire()
     await eventually(lambda: _settled(exits, 5), timeout=15, what="five exits")

@@ -10,6 +10,8 @@ import pytest
 from nats.aio.client import Client
 
 from agentscaler.services.monitor import service as monitor
+from agentscaler.services.monitor.ledger import Ledger
+from agentscaler.services.monitor.room import host_room, with_room
 from agentscaler.services.monitor.settings import MonitorSettings
 from agentscaler.services.policy import service as policy
 from agentscaler.services.policy.settings import PolicySettings
@@ -60,6 +62,16 @@ async def test_host_figures_are_real(system: None, nc: Client) -> None:
     assert 0 < host.disk_free <= host.disk_total
     assert 0.0 <= host.cpu_percent <= 100.0
     assert host.agents_fit == (host.memory_available - host.memory_reserve) // host.agent_memory_budget
+    assert (host.room, host.room_bound) == host_room(host.agents_fit, host.cpu_fit)
+
+
+async def test_status_gives_each_pool_its_room_over_the_hosts(system: None, nc: Client) -> None:
+    """The reply's pool room is the monitor's rule over the hosts the reply lists."""
+    snap = await status(nc)
+    [pool] = snap.pools
+    expected = with_room(pool, snap.hosts)
+    assert pool.room_bound and pool.room == min(pool.max_agents - pool.desired, snap.host.room)
+    assert (pool.room, pool.room_bound, pool.cpu_hold) == (expected.room, expected.room_bound, expected.cpu_hold)
 
 
 async def test_queue_agents_and_exact_task_counts(system: None, nc: Client) -> None:
@@ -201,3 +213,47 @@ async def test_status_lists_every_host_heard_lately_and_drops_the_silent(
 async def _hosts_listed(nc: Client, pool: str | None, names: list[str]) -> Snapshot | None:
     snap = await status(nc, pool)
     return snap if [h.host for h in snap.hosts] == names else None
+
+
+async def test_a_status_view_between_publishes_leaves_the_next_published_figures_unchanged(
+    system: None, nats_server: EmbeddedServer, nc: Client
+) -> None:
+    """Two monitors take the same periodic snapshots of a priced pool; one also answers, between two of them,
+    a status request that needs a fresh view (of a pool created since its last snapshot). Their next periodic
+    figures are the same: the view moved no arrival baseline, agent-seconds, spawn pace or raw window, and
+    showed the host as last sampled."""
+    settings = MonitorSettings(nats_url=nats_server.url, host="h1", stats_window=60)
+    asked, quiet = monitor.Monitor(settings, nc), monitor.Monitor(settings, nc)
+    t0 = time.time()
+    await _submit(nc, "a", 1)  # a count of tasks submitted: the arrival baseline
+    for m in (asked, quiet):
+        m.pools = {"default": PoolConfig(name="default", cost_per_agent_hour=3.6, cost_per_task=0.01)}
+        m.latest = await m.snapshot(t0, advance=True)
+    await _submit(nc, "b", 3)
+    register = Register(agent_id="s1", pool="default", host="h1", pid=os.getpid(), started_at=t0)
+    await request(nc, subjects.AGENT_REGISTER, register, Ack)
+    result = TaskResult(id="r", pool="default", status="ok", submitted_at=t0, started_at=t0 + 1, finished_at=t0 + 2)
+    for m in (asked, quiet):
+        m.ledgers.setdefault("default", Ledger()).add(result)
+        m.pools["fresh"] = PoolConfig(name="fresh")
+
+    view = await asked._on_status(StatusQuery(pool="fresh"))
+    assert [p.name for p in view.pools] == ["fresh"]
+    assert asked.latest is not None and view.host == asked.latest.host  # no new sample of the host
+
+    await _submit(nc, "c", 2)
+    t1 = t0 + 30
+    published = [(await m.snapshot(t1, advance=True)).pools for m in (asked, quiet)]
+    figures = [[(p.name, p.queue, p.agents, p.tasks, p.spawn_rate, p.cost, p.impacts) for p in ps] for ps in published]
+    assert figures[0] == figures[1]
+    default = published[0][0]
+    assert default.tasks.arrival_rate == round(5 / 30, 3)  # from the baseline at t0, not from the view's
+    assert sum(msgspec.structs.astuple(default.agents)) == 1
+    assert default.cost is not None and default.cost.last_hour == 0.01  # one task, and the agent counts from t1
+
+
+async def _submit(nc: Client, prefix: str, count: int) -> None:
+    js = nc.jetstream()
+    for i in range(count):
+        task = TaskEnvelope(id=f"{prefix}{i}", pool="default", payload={}, submitted_at=time.time())
+        await js.publish(subjects.task_subject("default"), encode(task), headers={"Nats-Msg-Id": f"{prefix}{i}"})

@@ -9,6 +9,7 @@ import pytest
 from nats.aio.client import Client
 from opentelemetry.sdk.trace import TracerProvider
 
+from agentscaler.services.monitor.room import host_room
 from agentscaler.services.policy import service as policy
 from agentscaler.services.policy.settings import PolicySettings
 from agentscaler.shared import subjects
@@ -28,7 +29,7 @@ from agentscaler.shared.messages.snapshots import (
     Snapshot,
     TaskStats,
 )
-from agentscaler.shared.numbers import GIB
+from agentscaler.shared.numbers import GIB, MIB
 from tests.conftest import eventually
 from tests.services import running
 
@@ -51,11 +52,15 @@ async def desired(nc: Client, pool: str = "default") -> int:
     return -1 if found is None else found[0].desired
 
 
-def host_snapshot(fit: int, at: float | None = None) -> Snapshot:
+def host_snapshot(fit: int, at: float | None = None, cpu_fit: int | None = None) -> Snapshot:
+    """A monitor's snapshot of host h1 whose memory takes ``fit`` more agents (and its CPU ``cpu_fit``), with
+    the room the monitor's rule gives."""
+    room, bound = host_room(fit, cpu_fit)
     host = HostSnapshot(
         host="h1", cpu_count=2, cpu_percent=10.0, load1=0.1, memory_total=24 * GIB, memory_available=2 * GIB,
         memory_percent=90.0, disk_total=100 * GIB, disk_free=50 * GIB, disk_read_bps=0.0, disk_write_bps=0.0,
-        agents=0, agent_rss_avg=0, agent_memory_budget=64 * 1024 * 1024, memory_reserve=GIB, agents_fit=fit,
+        agents=0, agent_rss_avg=0, agent_memory_budget=64 * MIB, memory_reserve=GIB, agents_fit=fit,
+        cpu_fit=cpu_fit, room=room, room_bound=bound,
     )  # fmt: skip
     pool = PoolSnapshot(
         name="default", mode="manual", desired=0, max_agents=100, agents=AgentCounts(), queue=QueueStats(),
@@ -119,19 +124,30 @@ async def test_refused_scale_commands_say_what_to_do(
     assert await desired(nc) == first
 
 
-async def test_host_capacity_limits_up(policy_up: None, nc: Client) -> None:
-    await nc.publish(subjects.snapshot_subject("h1"), encode(host_snapshot(fit=4)))
+@pytest.mark.parametrize(
+    ("memory_fit", "cpu_fit", "refusal", "room"),
+    [
+        (4, None, "fits 4 more", 4),
+        # The host's memory takes 50 more, its CPU 3: the policy refuses what its room does not take.
+        (50, 3, "fits 3 more (bound by CPU on h1", 3),
+    ],
+    ids=["memory-bound", "cpu-bound"],
+)
+async def test_the_hosts_room_limits_up(
+    policy_up: None, nc: Client, memory_fit: int, cpu_fit: int | None, refusal: str, room: int
+) -> None:
+    await nc.publish(subjects.snapshot_subject("h1"), encode(host_snapshot(fit=memory_fit, cpu_fit=cpu_fit)))
     await nc.flush()
 
     async def refused() -> bool:
         try:
             await scale(nc, "up", 10)
         except RequestFailed as exc:
-            return "fits 4 more" in str(exc) and "at most `agentscaler up 4 --pool default`" in str(exc)
+            return refusal in str(exc) and f"at most `agentscaler up {room} --pool default`" in str(exc)
         return False
 
-    assert await eventually(refused, what="capacity refusal")
-    assert (await scale(nc, "up", 4)).desired == 4
+    assert await eventually(refused, what="room refusal")
+    assert (await scale(nc, "up", room)).desired == room
 
 
 async def test_stale_capacity_is_not_trusted(policy_up: None, nc: Client) -> None:

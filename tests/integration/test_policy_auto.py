@@ -103,7 +103,7 @@ async def test_manual_takes_the_pool_back_at_its_current_size(policy_up: None, n
     reply = await command(nc, SetMode(pool="default", mode="manual"))
     assert isinstance(reply, PoolInfo) and (reply.state.mode, reply.state.desired) == ("manual", 4)
     await nc.jetstream().publish(subjects.task_subject("default"), b"{}")
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # time passes on purpose: the task wakes no decision in manual mode
     assert await desired(nc) == 4  # no longer the policy's to size
 
 
@@ -132,7 +132,6 @@ async def test_decisions_and_demand_samples_are_recorded(policy_up: None, nc: Cl
         await js.publish(subjects.task_subject("default"), b"{}")
         fresh = type(snap)(at=time.time(), host=snap.host, pools=[busy])
         await nc.publish(subjects.snapshot_subject("h1"), encode(fresh))
-        await asyncio.sleep(0.4)
 
     async def recorded() -> bool:
         fresh = type(snap)(at=time.time(), host=snap.host, pools=[busy])  # decisions go on, and close intervals

@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import settings
 
 from agentscaler.services.actuator.plan import ProcView
+from agentscaler.services.monitor.room import host_room, with_room
 from agentscaler.services.policy.core.capacity import Capacity
 from agentscaler.shared.messages.agents import (
     AgentRecord,
@@ -154,6 +155,8 @@ def host_snapshot(host: str = "h1", **changes: Any) -> HostSnapshot:
         "agents_fit": 42,
     }
     fields.update(changes)
+    if "room" not in changes:  # as the monitor figures it, from the memory and CPU fits
+        fields["room"], fields["room_bound"] = host_room(fields["agents_fit"], fields.get("cpu_fit"))
     return HostSnapshot(**fields)
 
 
@@ -180,7 +183,10 @@ def pool_snapshot(name: str = "p", **changes: Any) -> PoolSnapshot:
 
 
 def snapshot(at: float = 0.0, *, host: HostSnapshot | None = None, pools: list[PoolSnapshot] | None = None) -> Snapshot:
-    return Snapshot(at=at, host=host or host_snapshot(), pools=[pool_snapshot()] if pools is None else pools)
+    """A published snapshot; each pool without room figures gets them from ``host``, as the monitor does."""
+    host = host or host_snapshot()
+    pools = [pool_snapshot()] if pools is None else pools
+    return Snapshot(at=at, host=host, pools=[p if p.room_bound else with_room(p, [host]) for p in pools])
 
 
 def task_result(

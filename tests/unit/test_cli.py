@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from agentscaler.services.cli.main import MAX_COUNT, count, fraction, nonnegative, parser, positive
+from agentscaler.services.cli.argtypes import MAX_COUNT, count, fraction, nonnegative, positive
+from agentscaler.services.cli.main import parser
 from agentscaler.services.cli.render import render_status
 from agentscaler.shared.messages.decisions import DecisionEvent
 from agentscaler.shared.messages.pools import AutoConfig

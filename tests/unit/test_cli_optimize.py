@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from agentscaler.services.cli.main import parser
-from agentscaler.services.cli.optimize import render_report
+from agentscaler.services.cli.optimize_report import render_report
 from agentscaler.services.cli.render import render_status
 from agentscaler.services.cli.tradeoff import HEIGHT, chart, plot
 from agentscaler.services.cli.units import duration, parse_duration

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from agentscaler.services.cli.render import render_status
+from agentscaler.services.monitor.room import with_room
 from agentscaler.shared.messages.pools import AutoConfig
 from agentscaler.shared.messages.snapshots import HostSnapshot, Snapshot
 from agentscaler.shared.numbers import GIB, MIB
@@ -16,8 +17,10 @@ from . import builders as b
 
 
 def hosts_snapshot(*hosts: HostSnapshot, **pool: Any) -> Snapshot:
-    """A status reply listing ``hosts``, answered by the first, with one pool."""
-    return Snapshot(at=0.0, host=hosts[0], pools=[b.pool_snapshot(**pool)], hosts=list(hosts))
+    """A status reply listing ``hosts``, answered by the first, with one pool whose room the monitor's rule
+    figures over ``hosts``."""
+    pools = [with_room(b.pool_snapshot(**pool), hosts)]
+    return Snapshot(at=0.0, host=hosts[0], pools=pools, hosts=list(hosts))
 
 
 def test_every_host_has_its_block_with_used_free_and_per_agent_averages():
@@ -140,3 +143,21 @@ def test_a_saturated_host_among_several_is_named_in_auto_mode():
     hosts = [b.host_snapshot("h1"), b.host_snapshot("h2", cpu_percent=98.0)]
     text = render_status(hosts_snapshot(*hosts, mode="auto", auto=AutoConfig()))
     assert "host CPU at 98% on h2: auto mode adds none until it falls" in text
+
+
+def test_the_room_lines_print_the_snapshot_figures_as_they_are():
+    """The CLI only formats: the room, its bound and the CPU hold are the monitor's figures, not worked out
+    again from the hosts."""
+    host = b.host_snapshot("h1", agents_fit=40, cpu_fit=9, agent_cpu_avg=2.0, room=9, room_bound="CPU")
+    pool = b.pool_snapshot(room=6, room_bound="CPU on h1, h7: fits 6 more", cpu_hold="host CPU at 99% on h7")
+    text = render_status(Snapshot(at=0.0, host=host, pools=[pool], hosts=[host]))
+    assert (
+        "  room     6 more agents (bound by CPU on h1, h7: fits 6 more); host CPU at 99% on h7: auto mode adds "
+        "none until it falls"
+    ) in text
+    assert "fits 9 more agents, bound by CPU (under 95% CPU at 2.0% each); memory takes 40" in text
+
+
+def test_a_pool_from_an_older_monitor_has_no_room_figures():
+    text = render_status(Snapshot(at=0.0, host=b.host_snapshot(), pools=[b.pool_snapshot()]))
+    assert "  room     not reported (by a monitor older than the room figures)" in text

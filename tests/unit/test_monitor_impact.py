@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from agentscaler.services.monitor.impact import CHANGES, Changes, TaskSeries, impact
+from agentscaler.services.monitor.impact import CHANGES, Changes, impact
+from agentscaler.services.monitor.ledger import Ledger
 from agentscaler.shared.messages.decisions import DecisionEvent
+
+from .builders import task_result
 
 T = 10_000.0
 
@@ -17,14 +20,19 @@ def change(previous: int, desired: int, at: float = T, applied: bool = True) -> 
     )  # fmt: skip
 
 
-def steady(series: TaskSeries, start: float, end: float, per_second: int, latency: float, wait: float) -> None:
+def finished(ledger: Ledger, at: float, latency: float, wait: float) -> None:
+    """A task finished at ``at`` after ``latency`` seconds, ``wait`` of them in the queue."""
+    ledger.add(task_result(submitted_at=at - latency, started_at=at - latency + wait, finished_at=at))
+
+
+def steady(series: Ledger, start: float, end: float, per_second: int, latency: float, wait: float) -> None:
     for second in range(int(start), int(end)):
         for _ in range(per_second):
-            series.add(second + 0.5, latency, wait)
+            finished(series, second + 0.5, latency, wait)
 
 
 def test_a_scale_up_that_doubles_throughput_is_clean_and_costs_its_agents() -> None:
-    series = TaskSeries()
+    series = Ledger()
     steady(series, T - 60, T, 2, latency=9.0, wait=6.0)
     steady(series, T + 5, T + 65, 4, latency=3.0, wait=0.5)
     i = impact(change(4, 8), series, now=T + 70, window=60, settle=5, per_agent_hour=0.5)
@@ -35,14 +43,14 @@ def test_a_scale_up_that_doubles_throughput_is_clean_and_costs_its_agents() -> N
 
 
 def test_a_scale_up_that_brings_no_throughput_is_flagged() -> None:
-    series = TaskSeries()
+    series = Ledger()
     steady(series, T - 60, T + 65, 2, latency=9.0, wait=6.0)  # a rate limit: 2/s whatever the agents
     i = impact(change(4, 8), series, now=T + 70, window=60, settle=5, per_agent_hour=0.5)
     assert i.flags == ["no_gain", "degraded"] and i.per_agent_after == 0.25
 
 
 def test_a_scale_down_saves_and_the_after_window_waits_for_its_time() -> None:
-    series = TaskSeries()
+    series = Ledger()
     steady(series, T - 60, T, 2, latency=1.0, wait=0.0)
     i = impact(change(8, 4), series, now=T + 30, window=60, settle=5, per_agent_hour=0.5)
     assert i.after is None and i.cost_per_hour == -2.0 and i.flags == []
@@ -62,16 +70,16 @@ def test_only_applied_changes_of_count_are_kept_and_only_the_latest() -> None:
 
 
 def test_old_seconds_are_forgotten() -> None:
-    series = TaskSeries()
-    series.add(T, 1.0, 0.0)
-    series.forget(T + 10_000)
-    assert series.window(T - 1, T + 2).tasks == 0
+    series = Ledger()
+    finished(series, T, 1.0, 0.0)
+    assert series.window(T - 1, T + 2, now=T + 2).tasks == 1
+    assert series.window(T - 1, T + 2, now=T + 10_000).tasks == 0
 
 
 @pytest.mark.parametrize(
     ("start", "end", "tasks"), [(T, T + 1, 1), (T - 1, T + 1.9, 1), (T + 0.5, T + 2, 0), (T + 1, T + 2, 0)]
 )
 def test_windows_count_whole_seconds(start: float, end: float, tasks: int) -> None:
-    series = TaskSeries()
-    series.add(T + 0.5, 1.0, 0.0)
-    assert series.window(start, end).tasks == tasks
+    series = Ledger()
+    finished(series, T + 0.5, 1.0, 0.0)
+    assert series.window(start, end, now=T + 2).tasks == tasks

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from agentscaler.services.monitor.pace import MEMORY, SpawnPace
-from agentscaler.services.monitor.stats import START_SAMPLE, PoolTaskStats, start_time
+from agentscaler.services.monitor.ledger import Ledger
+from agentscaler.services.monitor.pace import MEMORY, START_SAMPLE, SpawnPace, start_time
 from agentscaler.shared.messages.agents import AgentRecord
 from agentscaler.shared.numbers import percentile
 
@@ -77,11 +77,11 @@ def test_percentile_is_a_member_and_monotone_in_q(values, q1, q2):
     assert min(values) <= percentile(values, low) <= percentile(values, high) <= max(values)
 
 
-# --- PoolTaskStats --------------------------------------------------------------------------------------
+# --- the stats window of a pool's Ledger ----------------------------------------------------------------
 
 
 def test_counts_ok_and_failed():
-    s = PoolTaskStats()
+    s = Ledger()
     for status in ["ok", "ok", "failed", "ok", "failed"]:
         s.add(task_result(status=status, finished_at=1.0))
     figures = s.stats(now=2.0, window=60.0)
@@ -89,18 +89,20 @@ def test_counts_ok_and_failed():
 
 
 def test_empty_stats_are_zero():
-    figures = PoolTaskStats().stats(now=100.0, window=60.0)
+    figures = Ledger().stats(now=100.0, window=60.0)
     assert (figures.completed, figures.failed, figures.throughput) == (0, 0, 0.0)
     assert (figures.latency_p50, figures.latency_p95, figures.wait_p95) == (0.0, 0.0, 0.0)
 
 
 def test_window_drops_old_results_but_counts_stay_exact():
-    s = PoolTaskStats()
+    s = Ledger()
     for finished in [10.0, 39.9, 40.0, 70.0, 100.0]:
         s.add(task_result(finished_at=finished, submitted_at=finished - 1))
     figures = s.stats(now=100.0, window=60.0)
     assert figures.throughput == round(3 / 60, 3)  # 40.0 (the window's edge), 70.0 and 100.0
     assert figures.completed == 5
+    assert len(s.recent) == 5  # reading lets nothing go
+    s.advance(100.0, agents=0, window=60.0)  # the periodic snapshot does
     assert len(s.recent) == 3
     assert s.stats(now=1000.0, window=60.0).throughput == 0.0
     assert s.stats(now=1000.0, window=60.0).completed == 5
@@ -108,7 +110,7 @@ def test_window_drops_old_results_but_counts_stay_exact():
 
 def test_results_from_the_future_wait_for_their_time():
     """A result finished after ``now`` (clock skew between hosts) is kept but not yet counted."""
-    s = PoolTaskStats()
+    s = Ledger()
     s.add(task_result(finished_at=50.0))
     s.add(task_result(finished_at=130.0))
     assert s.stats(now=100.0, window=60.0).throughput == round(1 / 60, 3)
@@ -116,7 +118,7 @@ def test_results_from_the_future_wait_for_their_time():
 
 
 def test_latency_and_wait_percentiles():
-    s = PoolTaskStats()
+    s = Ledger()
     for i in range(1, 21):  # latencies 1..20 s, waits 0.5..10 s
         s.add(task_result(submitted_at=100.0, started_at=100.0 + i / 2, finished_at=100.0 + i))
     figures = s.stats(now=130.0, window=60.0)
@@ -124,7 +126,7 @@ def test_latency_and_wait_percentiles():
 
 
 def test_clock_skew_never_gives_negative_latency():
-    s = PoolTaskStats()
+    s = Ledger()
     s.add(task_result(submitted_at=50.0, started_at=40.0, finished_at=45.0))
     figures = s.stats(now=60.0, window=60.0)
     assert (figures.latency_p50, figures.wait_p95) == (0.0, 0.0)
@@ -137,7 +139,7 @@ def test_clock_skew_never_gives_negative_latency():
     window=st.floats(1, 600),
 )
 def test_throughput_is_results_in_window_over_window(finished, now, window):
-    s = PoolTaskStats()
+    s = Ledger()
     for at in finished:
         s.add(task_result(finished_at=at, status="ok" if int(at) % 3 else "failed"))
     figures = s.stats(now, window)
@@ -147,7 +149,7 @@ def test_throughput_is_results_in_window_over_window(finished, now, window):
 
 
 def test_window_drops_old_results_that_arrived_out_of_order():
-    s = PoolTaskStats()
+    s = Ledger()
     s.add(task_result(finished_at=100.0, submitted_at=99.0))
     s.add(task_result(finished_at=10.0, submitted_at=0.0))  # from another agent, delivered late
     figures = s.stats(now=110.0, window=60.0)

@@ -1,4 +1,4 @@
-"""The optimize search (``services/policy/core/optimize.py``), the rebuilding of a recorded load
+"""The optimize search (``services/policy/sim/search.py``), the rebuilding of a recorded load
 (``workload.py``) and a trial's figures (``trial.py``): tables, properties and small simulated runs. No I/O."""
 
 from __future__ import annotations
@@ -13,11 +13,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentscaler.services.policy.core import optimize
-from agentscaler.services.policy.core.metrics import minutes_over
-from agentscaler.services.policy.core.optimize import MIN_GAIN, Search, better, changes, shortfall, variants
-from agentscaler.services.policy.core.trial import Setup, run_trial
-from agentscaler.services.policy.core.workload import NoRecord, Workload, rebuild
+from agentscaler.services.policy.sim.metrics import minutes_over
+from agentscaler.services.policy.sim.search import (
+    FRONT,
+    MIN_GAIN,
+    MIN_SAMPLES,
+    MIN_TASKS,
+    Search,
+    better,
+    changes,
+    shortfall,
+    variants,
+)
+from agentscaler.services.policy.sim.trial import Setup, run_trial
+from agentscaler.services.policy.sim.workload import NoRecord, Workload, rebuild
 from agentscaler.shared.messages.decisions import DemandSample
 from agentscaler.shared.messages.optimize import Trial
 from agentscaler.shared.messages.pools import AutoConfig
@@ -121,7 +130,7 @@ def test_too_little_history_says_what_it_has_and_what_it_needs(counts: list[int]
     else:
         assert words is not None
         assert f"it has {sum(counts)} tasks in {len(counts)} demand samples" in words
-        assert f"needs at least {optimize.MIN_TASKS} tasks and {optimize.MIN_SAMPLES} samples" in words
+        assert f"needs at least {MIN_TASKS} tasks and {MIN_SAMPLES} samples" in words
 
 
 # The search's moves and order.
@@ -244,7 +253,7 @@ def test_a_budget_is_never_exceeded_and_an_impossible_one_recommends_nothing() -
 def test_the_front_is_the_trade_off_cheapest_first() -> None:
     search, _ = run_search(AutoConfig(), bowl)
     front = search.front()
-    assert 1 < len(front) <= optimize.FRONT
+    assert 1 < len(front) <= FRONT
     assert [t.agent_seconds for t in front] == sorted(t.agent_seconds for t in front)
     assert all(a.p95_wait > b.p95_wait for a, b in itertools.pairwise(front))
     for t in search.trials.values():  # every trial is matched or beaten on both by a point of the front

@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentscaler.services.policy.core.auto import (
-    CPU_SATURATED,
     FLAP_ALLOWANCE,
     PLATEAU_HOLD,
     AutoDecision,
@@ -22,6 +21,7 @@ from agentscaler.services.policy.core.auto import (
 from agentscaler.services.policy.core.demand import SLOW_START_MISS, demand
 from agentscaler.services.policy.core.profile import SLOT, Profile
 from agentscaler.services.policy.core.staffing import agents_for_wait
+from agentscaler.shared.capacity import CPU_CEILING
 from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.pools import AutoConfig
 
@@ -209,7 +209,7 @@ def test_a_burst_served_does_not_hold_agents_on_its_rate() -> None:
 
 def test_no_agents_added_while_the_cpu_is_saturated() -> None:
     state = AutoState(desired=10)
-    [d], _ = run([(0.0, obs(agents=10, busy=10, in_flight=10, pending=100, cpu_percent=CPU_SATURATED))], state=state)
+    [d], _ = run([(0.0, obs(agents=10, busy=10, in_flight=10, pending=100, cpu_percent=CPU_CEILING))], state=state)
     assert (d.desired, d.limit) == (10, "cpu") and "CPU" in d.reason
 
 
@@ -227,6 +227,20 @@ def test_no_agents_added_while_io_waits() -> None:
 def test_never_more_than_the_host_fits() -> None:
     [d], _ = run([(0.0, obs(pending=500, agents_fit=120))])
     assert (d.desired, d.limit) == (120, "capacity")
+
+
+@pytest.mark.parametrize("bound", ["memory", "CPU", "memory and CPU"])
+def test_the_capacity_limit_names_what_bounds_the_hosts_room(bound: str) -> None:
+    [d], _ = run([(0.0, obs(pending=500, agents_fit=7, room_bound=bound))], state=AutoState(desired=3))
+    assert (d.desired, d.limit) == (10, "capacity")
+    assert f"the hosts' room fits 7 more (bound by {bound})" in d.reason
+
+
+@pytest.mark.parametrize(("bound", "desired"), [("memory", 0), ("CPU", 1)])
+def test_an_empty_pool_gets_its_first_agent_when_cpu_not_memory_leaves_no_room(bound: str, desired: int) -> None:
+    """A CPU bound is saturation, which limits how many, never whether; a full memory is a hard limit."""
+    [d], _ = run([(0.0, obs(pending=50, agents_fit=0, room_bound=bound))])
+    assert (d.desired, d.limit) == (desired, "capacity")
 
 
 def test_a_scale_up_that_brings_no_throughput_caps_the_pool() -> None:

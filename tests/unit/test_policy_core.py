@@ -210,6 +210,29 @@ def test_capacity_explain(hosts, verb):
     assert text == f"{verb} (2048 MiB available, 512 MiB reserved, ~96 MiB per agent)"
 
 
+def test_capacity_sums_the_hosts_room_and_names_the_cpu_bound_ones():
+    snaps = [
+        b.snapshot(host=b.host_snapshot("h1", agents_fit=10)),
+        b.snapshot(host=b.host_snapshot("h2", agents_fit=50, cpu_fit=2)),
+    ]
+    cap = capacity(snaps, now=0.0, max_age=30.0)
+    assert cap is not None
+    assert (cap.agents_fit, cap.cpu_bound, cap.bound) == (12, ("h2",), "memory and CPU")
+    assert cap.explain().startswith("h1, h2 fit 12 more (bound by CPU on h2; ")
+
+
+def test_a_command_is_refused_when_the_hosts_cpu_bound_room_is_smaller_than_asked():
+    """The host's memory takes 50 more, its CPU 2: the policy checks the same room ``status`` shows."""
+    cap = capacity([b.snapshot(host=b.host_snapshot("h1", agents_fit=50, cpu_fit=2))], now=0.0, max_age=30.0)
+    assert cap is not None and cap.bound == "CPU"
+    with pytest.raises(ScaleRefused) as info:
+        plan_scale(scale("up", 5), b.pool_config(), b.desired_state(desired=1), cap)
+    assert info.value.code == "refused"
+    for needle in ["needs 4 more", "h1 fits 2 more", "bound by CPU on h1", "`agentscaler up 3 --pool p`"]:
+        assert needle in info.value.message, (needle, info.value.message)
+    assert plan_scale(scale("up", 3), b.pool_config(), b.desired_state(desired=1), cap)[0] == 3
+
+
 @PROPERTY
 @given(
     ages=st.lists(st.tuples(st.floats(0, 100), st.integers(0, 50)), max_size=8),

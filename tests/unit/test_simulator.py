@@ -1,4 +1,4 @@
-"""The autoscaling simulator (services/policy/core/simulate.py), its baselines and traces, on hand-made cases with
+"""The autoscaling simulator (services/policy/sim/simulate.py), its baselines and traces, on hand-made cases with
 known answers."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import autoscale
 import traces
 from baselines import HpaLike, KedaLike, StaticPeak, peak_need
 
-from agentscaler.services.policy.core.metrics import Metrics, measure, minutes_over, p95, p95_exceeds
-from agentscaler.services.policy.core.simulate import PoolView, simulate
-from agentscaler.services.policy.core.workload import Workload
+from agentscaler.services.policy.sim.metrics import Metrics, measure, minutes_over, p95, p95_exceeds
+from agentscaler.services.policy.sim.simulate import PoolView, simulate
+from agentscaler.services.policy.sim.workload import Workload
 from agentscaler.shared.messages.decisions import Observation
 
 

@@ -18,13 +18,17 @@ class Ready(msgspec.Struct, frozen=True, tag="ready"):
     pid: int
 
 
-class Spawned(msgspec.Struct, frozen=True, tag="spawned"):
+class ChildStarted(msgspec.Struct, frozen=True, tag="spawned"):
+    """Fork server -> actuator: a child was forked for this agent id (the bus's ``Spawned`` event is the
+    actuator's, sent after this)."""
+
     agent_id: str
     pid: int
 
 
-class Exited(msgspec.Struct, frozen=True, tag="exited"):
-    """A child was reaped; ``code`` as ``os.waitstatus_to_exitcode`` (negative for a signal)."""
+class ChildExited(msgspec.Struct, frozen=True, tag="exited"):
+    """Fork server -> actuator: a child was reaped; ``code`` as ``os.waitstatus_to_exitcode`` (negative for a
+    signal). The bus's ``Exited`` event is the actuator's, sent when it reaps the agent."""
 
     agent_id: str
     pid: int
@@ -32,7 +36,7 @@ class Exited(msgspec.Struct, frozen=True, tag="exited"):
 
 
 Request = Spawn
-Report = Ready | Spawned | Exited
+Report = Ready | ChildStarted | ChildExited
 
 encode = msgspec.json.Encoder().encode
 decode_request = msgspec.json.Decoder(Request).decode

@@ -35,7 +35,8 @@ from agentscaler.shared.telemetry.tracing import resource as tracing_resource
 
 from ..main import EXIT_CONFIG, load_or_error, run_agent, settings_from_env
 from ..runtime import DECODED
-from .protocol import Exited, Ready, Spawn, Spawned, decode_request, encode
+from ..settings import DEFAULT_SPAWN_CONCURRENCY
+from .protocol import ChildExited, ChildStarted, Ready, Spawn, decode_request, encode
 
 _ENV_AGENT_ID = "AGENTSCALER_AGENT_AGENT_ID"
 _ENV_TRACEPARENT = "AGENTSCALER_AGENT_TRACEPARENT"
@@ -61,7 +62,7 @@ class ForkServer:
         """Forked agents waiting for their turn to start, oldest first."""
         self.starting: dict[int, float] = {}
         """Agents let start and not yet ready, with the time they were let go."""
-        self.concurrency = 100
+        self.concurrency = DEFAULT_SPAWN_CONCURRENCY
         self.stopping = False
         self.parent = os.getppid()
         self.out = os.fdopen(1, "wb", buffering=0, closefd=False)
@@ -138,7 +139,7 @@ class ForkServer:
         if not requests or self.stopping:  # no new agents once draining has begun
             return
         server = os.getpid()
-        spawned: list[Spawned] = []
+        spawned: list[ChildStarted] = []
         # Children are born with their start and stop signals blocked, so each can wait for them at once;
         # this server's own stop signal waits the few milliseconds until the batch is forked.
         signal.pthread_sigmask(signal.SIG_BLOCK, WAITED)
@@ -149,7 +150,7 @@ class ForkServer:
                     self._become_agent(req, handler, server)
                 self.children[pid] = req.agent_id
                 self.held.append(pid)
-                spawned.append(Spawned(agent_id=req.agent_id, pid=pid))
+                spawned.append(ChildStarted(agent_id=req.agent_id, pid=pid))
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, WAITED - {GO})
             self._report(*spawned)
@@ -222,7 +223,7 @@ class ForkServer:
                 return
             agent_id = self.children.pop(pid, "")
             self.starting.pop(pid, None)
-            self._report(Exited(agent_id=agent_id, pid=pid, code=os.waitstatus_to_exitcode(status)))
+            self._report(ChildExited(agent_id=agent_id, pid=pid, code=os.waitstatus_to_exitcode(status)))
 
     def _report(self, *msgs: object) -> None:
         try:

@@ -18,9 +18,10 @@ Pure: the caller feeds the pool's latest observation and keeps the state it gets
    early). Following noisy load costs a flap now and then, and a flap costs an agent start; a pool that
    flaps more than ``FLAP_ALLOWANCE`` times in ``FLAP_MEMORY`` flap windows is oscillating, and each flap
    beyond that doubles the scale-down window and widens the band it must clear.
-6. **Limits**: never above the pool's maximum or what the host's memory fits; no scale-up while the host's
-   CPU or I/O is saturated, or while the last scale-up did not raise throughput (an upstream limit, such as
-   a rate-limited API): the decision says which limit held it. A pool with work and no agent always gets one.
+6. **Limits**: never above the pool's maximum or the hosts' room (what their memory, or their CPU up to
+   ``CPU_CEILING``, fits); no scale-up while the host's CPU or I/O is saturated, or while the last scale-up
+   did not raise throughput (an upstream limit, such as a rate-limited API): the decision says which limit
+   held it. A pool with work and no agent always gets one (a CPU bound limits how many, never whether).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+from agentscaler.shared.capacity import CPU_CEILING
 from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.pools import AutoConfig
 
@@ -35,8 +37,6 @@ from .decide import Decision
 from .demand import demand, slow_start
 from .profile import Profile
 
-CPU_SATURATED = 95.0
-"""Host CPU use (%) at and above which no agent is added: more processes would only share the same cores."""
 IOWAIT_SATURATED = 40.0
 """Host I/O wait (% of CPU time) at and above which no agent is added."""
 DOWN_PER_START = 3.0
@@ -191,12 +191,13 @@ def _limited(
     if target > high:
         target, limit, note = high, "max", f"capped at the pool's maximum {high}"
     if target > current:
-        if obs.agents_fit is not None and target > current + obs.agents_fit:
-            target, limit = current + obs.agents_fit, "capacity"
-            note = f"the host's memory fits {obs.agents_fit} more"
         # A pool with work and no agent always gets one: saturation limits how many, never whether.
         held = max(current, 1 if wanted > 0 else 0)
-        if obs.cpu_percent is not None and obs.cpu_percent >= CPU_SATURATED and target > held:
+        if obs.agents_fit is not None and target > current + obs.agents_fit:
+            fit = current + obs.agents_fit  # memory bounds it hard; a CPU bound is saturation
+            target, limit = fit if obs.room_bound == "memory" else max(fit, held), "capacity"
+            note = f"the hosts' room fits {obs.agents_fit} more (bound by {obs.room_bound})"
+        if obs.cpu_percent is not None and obs.cpu_percent >= CPU_CEILING and target > held:
             target, limit = held, "cpu"
             note = f"host CPU at {obs.cpu_percent:.0f}%: more agents would not run faster"
         elif obs.iowait_percent is not None and obs.iowait_percent >= IOWAIT_SATURATED and target > held:

@@ -1,4 +1,5 @@
-"""How many more agents the hosts can take, from recent monitor snapshots."""
+"""How many more agents the hosts can take, from recent monitor snapshots: the hosts' ``room`` summed (the
+monitor's one rule, memory or CPU bounding each host)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,26 @@ from agentscaler.shared.numbers import MIB
 @dataclass(frozen=True)
 class Capacity:
     agents_fit: int
+    """How many more agents the hosts take: their ``room`` summed."""
     memory_available: int
     memory_reserve: int
     per_agent: int
     hosts: tuple[str, ...]
+    cpu_bound: tuple[str, ...] = ()
+    """The hosts whose CPU, not their memory, bounds their room."""
+
+    @property
+    def bound(self) -> str:
+        """What bounds ``agents_fit``: ``memory``, ``CPU`` or ``memory and CPU``."""
+        if not self.cpu_bound:
+            return "memory"
+        return "CPU" if len(self.cpu_bound) == len(self.hosts) else "memory and CPU"
 
     def explain(self) -> str:
+        cpu = f"bound by CPU on {', '.join(self.cpu_bound)}; " if self.cpu_bound else ""
         return (
             f"{', '.join(self.hosts)} fit{'s' if len(self.hosts) == 1 else ''} {self.agents_fit} more "
-            f"({self.memory_available // MIB} MiB available, {self.memory_reserve // MIB} MiB reserved, "
+            f"({cpu}{self.memory_available // MIB} MiB available, {self.memory_reserve // MIB} MiB reserved, "
             f"~{self.per_agent // MIB} MiB per agent)"
         )
 
@@ -31,9 +43,10 @@ def capacity(snapshots: Iterable[Snapshot], now: float, max_age: float) -> Capac
     if not fresh:
         return None
     return Capacity(
-        agents_fit=sum(h.agents_fit for h in fresh),
+        agents_fit=sum(h.room for h in fresh),
         memory_available=sum(h.memory_available for h in fresh),
         memory_reserve=sum(h.memory_reserve for h in fresh),
         per_agent=max(h.agent_memory_budget for h in fresh),
         hosts=tuple(sorted(h.host for h in fresh)),
+        cpu_bound=tuple(sorted(h.host for h in fresh if h.room_bound == "CPU")),
     )

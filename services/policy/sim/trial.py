@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from agentscaler.shared.messages.optimize import Trial
 from agentscaler.shared.messages.pools import AutoConfig
 
-from .auto import AutoState, decide_auto
+from ..core.auto import AutoState, decide_auto
 from .metrics import measure
 from .simulate import PoolView, simulate
 from .workload import Workload

@@ -1,12 +1,11 @@
 """``agentscaler optimize``: rebuild a pool's recorded load from its history, search the auto settings on it in
-worker processes, report (and optionally apply) the best found. The search itself is ``core/optimize.py``."""
+worker processes, report (and optionally apply) the best found. The search itself is ``sim/search.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
 import random
-import time
 from concurrent.futures import ProcessPoolExecutor
 
 import structlog
@@ -17,16 +16,17 @@ from agentscaler.shared.bus.events import publish
 from agentscaler.shared.bus.history import read_history
 from agentscaler.shared.bus.jetstream import bucket, put_struct
 from agentscaler.shared.bus.rpc import Refused
+from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.messages.decisions import DemandSample
 from agentscaler.shared.messages.optimize import Optimize, Optimized, OptimizeProgress
 from agentscaler.shared.messages.pools import PoolConfig
 
 from . import workers
-from .core.optimize import Search, changes, shortfall
-from .core.trial import Setup
-from .core.workload import NoRecord, Recorded, Workload, rebuild
 from .settings import PolicySettings
+from .sim.search import Search, changes, shortfall
+from .sim.trial import Setup
+from .sim.workload import NoRecord, Recorded, Workload, rebuild
 
 log = structlog.get_logger()
 
@@ -37,10 +37,14 @@ SEED = 1
 report."""
 
 
-class Optimizer:
-    def __init__(self, settings: PolicySettings, nc: Client) -> None:
-        self.s = settings
+class Tuner:
+    """Runs ``agentscaler optimize`` for the policy service: reads the record, drives the search in worker
+    processes, and keeps the report."""
+
+    def __init__(self, settings: PolicySettings, nc: Client, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.settings = settings
         self.nc = nc
+        self.clock = clock
 
     async def run(
         self, cmd: Optimize, config: PoolConfig, start_delay: float, spawn_rate: float, period: float
@@ -54,7 +58,7 @@ class Optimizer:
                 f"a budget needs the pool's price: set it with `agentscaler pool set {config.name} "
                 f"--cost-per-agent-hour PRICE`",
             )
-        started = time.monotonic()
+        started = self.clock.monotonic()
         recorded = await self._recorded(config.name, cmd.since)
         start_delay = start_delay or recorded[0].start_time or UNKNOWN_START
         setup = Setup(
@@ -68,7 +72,7 @@ class Optimizer:
             per_task=config.cost_per_task,
             budget=cmd.budget,
             period=period,
-            minute=self.s.optimize_minute,
+            minute=self.settings.optimize_minute,
         )
         search = Search(config.auto, setup)
         await self._search(search, [r.workload for r in recorded], setup, config.name)
@@ -76,7 +80,7 @@ class Optimizer:
         assert current is not None  # the search always simulates the current settings first
         report = Optimized(
             pool=config.name,
-            at=time.time(),
+            at=self.clock.now(),
             since=recorded[0].origin,
             span=recorded[0].span,
             samples=recorded[0].samples,
@@ -88,7 +92,7 @@ class Optimizer:
             per_agent_hour=config.cost_per_agent_hour,
             per_task=config.cost_per_task,
             evaluated=len(search.trials),
-            seconds=round(time.monotonic() - started, 2),
+            seconds=round(self.clock.monotonic() - started, 2),
             current=current,
             recommended=recommended,
             changes=[] if recommended is None else changes(config.auto, recommended.config),
@@ -105,7 +109,7 @@ class Optimizer:
     async def _recorded(self, pool: str, since: float) -> list[Recorded]:
         """The pool's load of the last ``since`` seconds, rebuilt ``optimize_draws`` times."""
         samples: list[DemandSample] = []
-        for msg in await read_history(self.nc.jetstream(), subjects.history_subject(pool), time.time() - since):
+        for msg in await read_history(self.nc.jetstream(), subjects.history_subject(pool), self.clock.now() - since):
             try:
                 samples.append(decode(DemandSample, msg.data))
             except BadMessage as exc:
@@ -115,7 +119,7 @@ class Optimizer:
             f"or look further back with --since."
         )
         try:
-            recorded = [rebuild(samples, random.Random(SEED + i)) for i in range(self.s.optimize_draws)]
+            recorded = [rebuild(samples, random.Random(SEED + i)) for i in range(self.settings.optimize_draws)]
         except NoRecord as exc:
             raise Refused(
                 "too_little_history", f"no recorded load for pool {pool!r} in the last {since:g} s: {exc}. {how}"
@@ -129,7 +133,7 @@ class Optimizer:
         """Run ``search`` to its end, simulating each batch in the worker processes."""
         loop = asyncio.get_running_loop()
         executor = ProcessPoolExecutor(
-            max_workers=self.s.optimize_workers,
+            max_workers=self.settings.optimize_workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=workers.load,
             initargs=(workloads, setup),

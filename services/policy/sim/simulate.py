@@ -78,7 +78,7 @@ class PoolView(Protocol):
     def observation(self) -> Observation: ...
 
 
-class Policy(Protocol):
+class SizingPolicy(Protocol):
     """A scaling policy under test: asked for the desired agent count at its calls (see the module docstring)."""
 
     name: str
@@ -113,7 +113,7 @@ class Simulator:
     def __init__(
         self,
         workload: Workload,
-        policy: Policy,
+        policy: SizingPolicy,
         *,
         start_delay: float = 1.0,
         max_agents: int = 1000,
@@ -367,7 +367,12 @@ class Simulator:
 
 
 def simulate(
-    workload: Workload, policy: Policy, *, start_delay: float = 1.0, max_agents: int = 1000, spawn_rate: float = 0.0
+    workload: Workload,
+    policy: SizingPolicy,
+    *,
+    start_delay: float = 1.0,
+    max_agents: int = 1000,
+    spawn_rate: float = 0.0,
 ) -> RunResult:
     """Run ``policy`` over ``workload`` (see :class:`Simulator`)."""
     return Simulator(workload, policy, start_delay=start_delay, max_agents=max_agents, spawn_rate=spawn_rate).run()
