@@ -54,7 +54,9 @@ def test_200_tasks_all_complete_once(system: System) -> None:
 def test_down_0_with_tasks_in_flight_loses_none(system: System) -> None:
     make_pool(system, "e2e")
     system.cli("up", "4", "--pool", "e2e", "--wait", "--timeout", "60")
-    ids = system.cli("submit", '{"sleep": 1.5}', "--count", "12", "--pool", "e2e").stdout.split()
+    # Tasks long enough that the drain reaches the agents while their first task runs, even on a loaded
+    # machine where each CLI call takes a second to start.
+    ids = system.cli("submit", '{"sleep": 3}', "--count", "12", "--pool", "e2e").stdout.split()
     wait_until(lambda: system.status("e2e")["queue"]["in_flight"] == 4, what="4 tasks in flight")
     pids = [p.pid for p in agent_processes(system.host)]
     system.cli("down", "0", "--pool", "e2e", "--wait", "--timeout", "60")
