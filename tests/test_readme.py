@@ -16,9 +16,11 @@ import shlex
 import unicodedata
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from agentscaler.services.cli.main import parser
+from agentscaler.shared.messages.pools import POOL_DEFAULTS, PoolConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -197,3 +199,22 @@ def test_links_point_somewhere(doc: Path) -> None:
         assert file.exists(), f"{doc.name}: link to {target} points to no file"
         if anchor and file.suffix == ".md":
             assert anchor in anchors(file), f"{doc.name}: link to {target}: no such heading in {file.name}"
+
+
+def pool_settings_table() -> dict[str, str]:
+    """docs/cli.md's table of pool settings: each setting's documented default, as written."""
+    text = (ROOT / "docs" / "cli.md").read_text()
+    table = text[text.index("| Setting | Default | Meaning |") :].split("\n\n", 1)[0]
+    rows = (line.split(" | ") for line in table.splitlines()[2:])
+    return {row[0].strip("| `"): row[1].strip() for row in rows}
+
+
+def test_the_pool_settings_table_has_every_field_at_its_default() -> None:
+    """The table restates PoolConfig's defaults for readers; it must name every field and agree with them."""
+    table = pool_settings_table()
+    fields = {f.name for f in msgspec.structs.fields(PoolConfig)} - {"name"}
+    assert set(table) == fields
+    for field in sorted(fields - {"auto", "env"}):
+        written = table[field].strip("`").removesuffix(" s")
+        assert type(getattr(POOL_DEFAULTS, field))(written) == getattr(POOL_DEFAULTS, field), field
+    assert table["env"] == "`{}`" and POOL_DEFAULTS.env == {}
