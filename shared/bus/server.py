@@ -45,10 +45,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedServer:
     """A private nats-server process. ``start()`` returns once it logs "Server is ready"."""
 
-    def __init__(self, data_dir: Path, *, port: int = 4222, host: str = "127.0.0.1") -> None:
+    def __init__(self, data_dir: Path, *, port: int = 4222, host: str = "127.0.0.1", config: str = "") -> None:
+        """``config``: nats-server configuration (e.g. ``authorization {...}`` or ``tls {...}``) written to
+        ``data_dir/nats-server.conf`` and given to the server; the flags (JetStream, address, port) still
+        apply. Empty: no file."""
         self.data_dir = Path(data_dir)
         self.port = port
         self.host = host
+        self.config = config
         self.log_path = self.data_dir / "nats-server.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -67,6 +71,11 @@ class EmbeddedServer:
             find_binary(), "-js", "-sd", str(self.data_dir / "jetstream"), "-a", self.host, "-p", str(self.port),
             "-n", f"agentscaler-{self.port}",
         ]  # fmt: skip
+        if self.config:
+            conf = self.data_dir / "nats-server.conf"
+            conf.write_text(self.config)
+            conf.chmod(0o600)  # it may hold users' public keys and permissions, or TLS key paths
+            args += ["-c", str(conf)]
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
             # Its own session: a Ctrl-C in the terminal must not take NATS away while agents still drain.
