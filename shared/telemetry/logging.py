@@ -19,13 +19,28 @@ def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+class _CurrentStderr:
+    """``sys.stderr`` as it is when each line is written, not when logging was set up: whoever runs the
+    process (a test harness capturing output, a daemon wrapper) may replace it, and lines must not go to a
+    stream that was closed meanwhile."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(service: str, *, json: bool = True, level: str = "info", stream: TextIO | None = None) -> None:
     """Route structlog (and stdlib logging, e.g. nats-py's) to ``stream`` as JSON lines or readable text.
     Every line carries ``service`` plus whatever context the message wrappers bound."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    out = stream or sys.stderr
+    out: Any = stream or _CurrentStderr()
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
