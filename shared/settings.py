@@ -7,6 +7,7 @@ keys for every service, a ``[<service>]`` table for one), environment variables 
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import tomllib
@@ -31,7 +32,22 @@ def default_host() -> str:
 class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Fields every service has."""
 
-    nats_url: Annotated[str, msgspec.Meta(description="NATS server URL")] = DEFAULT_NATS_URL
+    nats_url: Annotated[str, msgspec.Meta(description="NATS server URLs, comma-separated (tls:// turns TLS on)")] = (
+        DEFAULT_NATS_URL
+    )
+    creds: Annotated[str, msgspec.Meta(description="path of a NATS .creds file (user JWT and nkey seed)")] = ""
+    nkey: Annotated[
+        str, msgspec.Meta(description="path of an nkey seed file (a user in the server's authorization)")
+    ] = ""
+    user: Annotated[str, msgspec.Meta(description="NATS user name (with password)")] = ""
+    password: Annotated[str, msgspec.Meta(description="NATS password (never logged or shown)")] = ""
+    token: Annotated[str, msgspec.Meta(description="NATS authentication token (never logged or shown)")] = ""
+    tls_ca: Annotated[str, msgspec.Meta(description="path of the CA certificate that signed the server's")] = ""
+    tls_cert: Annotated[str, msgspec.Meta(description="path of this client's TLS certificate")] = ""
+    tls_key: Annotated[str, msgspec.Meta(description="path of this client's TLS private key")] = ""
+    context: Annotated[
+        str, msgspec.Meta(description="NATS CLI context name (~/.config/nats/context/NAME.json); settings given win")
+    ] = ""
     host: Annotated[str, msgspec.Meta(description="name of this host in subjects and agent ids")] = msgspec.field(
         default_factory=default_host
     )
@@ -65,9 +81,14 @@ def load(
                 break
     values.update({k: v for k, v in (overrides or {}).items() if v is not None and k in fields})
     try:
-        return msgspec.convert(values, cls, strict=False)
+        settings = msgspec.convert(values, cls, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"invalid {section} settings: {exc}") from None
+    for name in sorted(fields):  # "inf" and "nan" parse as floats, but no setting means them
+        value = getattr(settings, name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SettingsError(f"invalid {section} settings: {name} = {value}: give a finite number")
+    return settings
 
 
 @cache
@@ -88,7 +109,7 @@ def _is_list(kind: Any) -> bool:
 def _from_file(path: Path, section: str, fields: set[str]) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"cannot read config file {path}: {exc}") from None
     values = {k: v for k, v in data.items() if k in fields}
     table = data.get(section, {})

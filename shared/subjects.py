@@ -12,6 +12,27 @@ PREFIX = "agentscaler"
 # Requests (core NATS request/reply).
 COMMAND = f"{PREFIX}.cmd"
 """Policy commands: a tagged union (``type`` field) of scale and pool commands; replies say what happened."""
+COMMAND_OPERATE = f"{COMMAND}.operate"
+"""The same commands but pool definitions (``set_pool``): what the operator role may send."""
+COMMAND_READ = f"{COMMAND}.read"
+"""The read-only commands (``get_pool``, ``list_pools``): what the viewer role may send."""
+COMMAND_KINDS = {
+    COMMAND_OPERATE: frozenset({"scale", "get_pool", "list_pools", "set_mode"}),
+    COMMAND_READ: frozenset({"get_pool", "list_pools"}),
+}
+"""The command ``type``s the policy serves on the narrower command subjects (``COMMAND`` serves them all);
+permissions on the subjects decide who may send which. The CLI sends each command on the narrowest subject that
+serves it (:func:`command_subject`)."""
+
+
+def command_subject(kind: str) -> str:
+    """The narrowest command subject that serves commands of ``type`` ``kind``."""
+    for subject in (COMMAND_READ, COMMAND_OPERATE):
+        if kind in COMMAND_KINDS[subject]:
+            return subject
+    return COMMAND
+
+
 STATUS = f"{PREFIX}.status"
 """Ask a monitor for the latest system snapshot."""
 OPTIMIZE = f"{PREFIX}.optimize"
@@ -58,8 +79,16 @@ OPTIMIZE_BUCKET = "agentscaler-optimize"
 """KV: pool name -> the report of its latest optimize run (Optimized)."""
 RESULTS_BUCKET = "agentscaler-results"
 """KV: ``<pool>.<task id>`` -> TaskResult; created once per task, so duplicates are detected."""
+ATTEMPTS_BUCKET = "agentscaler-attempts"
+"""KV: ``<pool>.<task id>`` -> the number of times agents started the task (an ASCII integer), kept by the
+agents because JetStream's delivery count can fall back after a server crash."""
+HOSTS_BUCKET = "agentscaler-hosts"
+"""KV: host name -> ActuatorInfo: the handlers and pool environment its actuator allows, and why pools have no
+agents there."""
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+"""Pool and host names: subject tokens and parts of stream names (``check_name`` says so in words)."""
+_NAME = re.compile(NAME_PATTERN)
 
 
 class InvalidName(ValueError):
@@ -119,6 +148,11 @@ def result_key(pool: str, task_id: str) -> str:
 
 RESULT_SUBJECTS = f"$KV.{RESULTS_BUCKET}.>"
 """Every result as JetStream stores it: the results bucket's subjects."""
+
+
+def attempts_subject(pool: str, task_id: str) -> str:
+    """The subject a task's attempt count is written to (a KV create or update of ``result_key``)."""
+    return f"$KV.{ATTEMPTS_BUCKET}.{result_key(pool, task_id)}"
 
 
 def result_subject(pool: str, task_id: str) -> str:

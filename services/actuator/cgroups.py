@@ -138,6 +138,20 @@ class PoolCgroup:
 
         return preexec
 
+    def oom_kills(self) -> int | None:
+        """Processes the kernel's OOM killer has ended in this cgroup so far (``oom_kill`` of v1's
+        memory.oom_control or v2's memory.events); None where the kernel does not count them."""
+        name = "memory.oom_control" if self.backend.version == "v1" else "memory.events"
+        try:
+            text = (self.dirs["memory"] / name).read_text()
+        except OSError:
+            return None
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return None
+
     def remove(self) -> None:
         """Remove the cgroup; it must hold no process any more."""
         for path in self.paths:
@@ -155,6 +169,8 @@ class PoolCgroups:
         self.groups: dict[str, PoolCgroup] = {}
         self._applied: dict[str, Limits] = {}
         self._broken: set[str] = set()
+        self._oom_seen: dict[str, int] = {}
+        """Each pool cgroup's OOM kill count already accounted for."""
 
     @classmethod
     def detect(cls, mode: CgroupMode, host: str) -> PoolCgroups:
@@ -191,6 +207,7 @@ class PoolCgroups:
                 )
                 return
             self.groups[pool.name] = group
+            self._oom_seen[pool.name] = group.oom_kills() or 0  # a reused cgroup's past kills are not ours
         limits = pool_limits(pool, running)
         if self._applied.get(pool.name) == limits:
             return
@@ -212,6 +229,16 @@ class PoolCgroups:
             )
             return
         log.info("pool cgroup limits", pool=pool.name, memory_mb=memory_mb, pids=pids, path=path)
+
+    def took_oom_kill(self, pool: str) -> bool:
+        """Whether the kernel's OOM killer has ended a process in the pool's cgroup that no earlier call
+        accounted for: ask once for each agent that died of SIGKILL, and each kill answers True once."""
+        group = self.groups.get(pool)
+        kills = None if group is None else group.oom_kills()
+        if kills is None or kills <= self._oom_seen.get(pool, 0):
+            return False
+        self._oom_seen[pool] = self._oom_seen.get(pool, 0) + 1
+        return True
 
     def close(self) -> None:
         """Remove every pool cgroup (on stop, once the agents and fork servers are gone)."""

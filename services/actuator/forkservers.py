@@ -21,7 +21,7 @@ from agentscaler.services.agent.forkserver.protocol import (
 from agentscaler.shared.messages.pools import PoolConfig
 
 from .cgroups import PoolCgroup
-from .processes import agent_environment, start_process
+from .processes import agent_environment, check_allowed, start_process
 from .settings import ActuatorSettings
 
 log = structlog.get_logger()
@@ -43,6 +43,7 @@ class ForkServerClient:
     ) -> None:
         self.pool = pool
         self.on_exit = on_exit
+        check_allowed(settings, pool)  # the server imports the handler: never one the host does not allow
         env = agent_environment(settings, pool, "", "")
         # In the pool's cgroup from its start: the agents it forks are born there.
         self.proc: subprocess.Popen[bytes] = start_process(
@@ -56,6 +57,8 @@ class ForkServerClient:
         self._waiting: dict[str, asyncio.Future[int]] = {}
         self.children: set[str] = set()
         self.gone = False
+        self.load_error = ""
+        """Why the pool's handler could not be loaded, as the server reported when ready ("" if it loaded)."""
         asyncio.get_running_loop().add_reader(self._out, self._on_readable)
 
     async def ready(self, timeout: float = 60.0) -> None:
@@ -104,6 +107,7 @@ class ForkServerClient:
         for line in lines:
             report = decode_report(line)
             if isinstance(report, Ready):
+                self.load_error = report.error
                 if not self._ready.done():
                     self._ready.set_result(report.pid)
             elif isinstance(report, ChildStarted):

@@ -9,6 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import IO
 
+from agentscaler.shared.allowlist import refusal
+from agentscaler.shared.bus.options import agent_connection_env, is_connection_variable
 from agentscaler.shared.children import die_with_parent
 from agentscaler.shared.messages.pools import PoolConfig
 
@@ -71,15 +73,28 @@ def _poll_orphan(pid: int) -> int | None:
     return os.waitstatus_to_exitcode(status) if done else None
 
 
+class NotAllowed(Exception):
+    """The host does not allow the pool's handler or environment (the actuator's ``handlers`` and ``env_keys``)."""
+
+
+def check_allowed(settings: ActuatorSettings, pool: PoolConfig) -> None:
+    """Raise :class:`NotAllowed` unless this host lets ``pool``'s agents run: checked before any process that
+    would import the pool's handler starts."""
+    reason = refusal(settings.host, settings.handlers, settings.env_keys, pool)
+    if reason:
+        raise NotAllowed(reason)
+
+
 def agent_environment(settings: ActuatorSettings, pool: PoolConfig, agent_id: str, traceparent: str) -> dict[str, str]:
-    env = dict(os.environ)
+    # The actuator's own credentials stay here: agents get theirs by file (agent_creds, agent_nkey).
+    env = {k: v for k, v in os.environ.items() if not is_connection_variable(k)}
     env.update(pool.env)
+    env.update(agent_connection_env(settings, settings.agent_creds, settings.agent_nkey))
     env.update(
         {
             "AGENTSCALER_AGENT_AGENT_ID": agent_id,
             "AGENTSCALER_AGENT_POOL": pool.name,
             "AGENTSCALER_AGENT_HOST": settings.host,
-            "AGENTSCALER_AGENT_NATS_URL": settings.nats_url,
             "AGENTSCALER_AGENT_LOG_LEVEL": settings.log_level,
             "AGENTSCALER_AGENT_HANDLER": pool.handler,
             "AGENTSCALER_AGENT_ACK_WAIT": str(pool.ack_wait),
@@ -87,6 +102,8 @@ def agent_environment(settings: ActuatorSettings, pool: PoolConfig, agent_id: st
             "AGENTSCALER_AGENT_HEARTBEAT_INTERVAL": str(pool.heartbeat_interval),
             "AGENTSCALER_AGENT_PULL_TIMEOUT": str(pool.pull_timeout),
             "AGENTSCALER_AGENT_PREFETCH": str(pool.prefetch),
+            "AGENTSCALER_AGENT_TASK_TIMEOUT": str(pool.task_timeout),
+            "AGENTSCALER_AGENT_MEMORY_LIMIT_MB": str(pool.agent_memory_limit_mb),
             "AGENTSCALER_AGENT_SPAWN_CONCURRENCY": str(settings.spawn_concurrency),
             "AGENTSCALER_AGENT_TRACEPARENT": traceparent,
         }
@@ -137,6 +154,7 @@ def spawn_exec(
     cgroup: PoolCgroup | None = None,
 ) -> AgentProcess:
     """Start an agent as a fresh interpreter (for pools whose handler is not fork-safe)."""
+    check_allowed(settings, pool)
     env = agent_environment(settings, pool, agent_id, traceparent)
     popen = start_process(settings, "agentscaler.services.agent", env, cgroup=cgroup)
     return AgentProcess(agent_id=agent_id, pool=pool.name, pid=popen.pid, started_at=now, popen=popen)

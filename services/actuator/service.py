@@ -12,7 +12,10 @@ from contextlib import suppress
 import structlog
 from nats.aio.client import Client
 
+from agentscaler.services.agent.main import EXIT_CONFIG
+from agentscaler.services.agent.unloadable import failure
 from agentscaler.shared import subjects
+from agentscaler.shared.allowlist import refusal
 from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket, mirror
@@ -20,23 +23,23 @@ from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.children import become_subreaper
 from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.errors import AgentscalerError
-from agentscaler.shared.messages.agents import AgentList, AgentsQuery, Exited, Lost, Spawned
+from agentscaler.shared.messages.agents import AgentList, AgentRecord, AgentsQuery, Exited, Lost, Spawned
 from agentscaler.shared.messages.pools import POOL_DEFAULTS, DesiredState, PoolConfig
 from agentscaler.shared.telemetry.tracing import current_traceparent, parent_from_traceparent, span
 
 from .cgroups import PoolCgroups
 from .forkservers import ForkServerClient, ForkServerGone
+from .hostinfo import HostInfo
 from .plan import ProcView, backoff, choose_victims, plan
-from .processes import AgentProcess, same_agents, spawn_exec
+from .previous_run import FIRST_WORD, forget_previous_run
+from .processes import AgentProcess, NotAllowed, same_agents, spawn_exec
 from .settings import ActuatorSettings
 
 log = structlog.get_logger()
 
 
 async def run(settings: ActuatorSettings, stop: asyncio.Event, clock: Clock = SYSTEM_CLOCK) -> None:
-    await run_connected(
-        "actuator", settings.nats_url, settings.host, stop, lambda nc: Actuator(settings, nc, clock).run(stop)
-    )
+    await run_connected("actuator", settings, settings.host, stop, lambda nc: Actuator(settings, nc, clock).run(stop))
 
 
 class Actuator:
@@ -52,6 +55,9 @@ class Actuator:
         self.forkservers: dict[str, ForkServerClient] = {}
         self.retired: list[ForkServerClient] = []
         self.cgroups = PoolCgroups.detect(settings.cgroups, settings.host)
+        self.load_errors: dict[str, tuple[str, str]] = {}
+        """Pool -> (handler, why it cannot be loaded), as its fork server or exec'd agents showed."""
+        self.hostinfo: HostInfo | None = None
         self.more_to_start = False
         self.wake = asyncio.Event()
         self._token = secrets.token_hex(2)
@@ -66,10 +72,13 @@ class Actuator:
             ),
         ]
         await listen(self.nc, subjects.agent_event_subject("lost"), Lost, self._on_lost)
+        self.hostinfo = await HostInfo.open(self.settings, js)
         become_subreaper()  # agents of a fork server that died are reparented here and reaped
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGCHLD, self.wake.set)
         log.info("actuator ready")
+        watchers.append(forgetting := asyncio.create_task(self._forget_previous_run(stop)))
+        await asyncio.wait({forgetting}, timeout=FIRST_WORD)  # the old agents go before new ones come
         try:
             while not stop.is_set():
                 await self._reconcile()
@@ -78,6 +87,8 @@ class Actuator:
             loop.remove_signal_handler(signal.SIGCHLD)
             for task in watchers:
                 task.cancel()
+            if self.hostinfo is not None:
+                await self.hostinfo.withdraw()
             await self._drain_all()
             self.cgroups.close()
 
@@ -101,6 +112,30 @@ class Actuator:
     def _managed(self, pool: str) -> bool:
         return pool in self.pools and (not self.settings.pools or pool in self.settings.pools)
 
+    def _runnable(self, pool: str) -> bool:
+        """Managed here, and its handler and env allowed by this host: no process imports it otherwise."""
+        config = self.pools.get(pool)
+        return self._managed(pool) and config is not None and not self._refusal(config)
+
+    def _refusal(self, config: PoolConfig) -> str:
+        return refusal(self.settings.host, self.settings.handlers, self.settings.env_keys, config)
+
+    def _problems(self) -> dict[str, str]:
+        """Why pools this actuator runs have no working agents here: refused, or a handler that cannot load."""
+        problems = {}
+        for name, config in self.pools.items():
+            loaded = self.load_errors.get(name)
+            problem = self._refusal(config) or (loaded[1] if loaded and loaded[0] == config.handler else "")
+            if problem and self._managed(name):
+                problems[name] = problem
+        return problems
+
+    def _heard_load(self, config: PoolConfig, error: str) -> None:
+        if error:
+            self.load_errors[config.name] = (config.handler, failure(error))
+        else:
+            self.load_errors.pop(config.name, None)
+
     async def _reconcile(self) -> None:
         now = self.clock.now()
         await self._reap(now)
@@ -108,7 +143,7 @@ class Actuator:
             if proc.drain_deadline is not None and now > proc.drain_deadline:
                 log.warning("agent missed its drain deadline; killing it", agent=proc.agent_id, pool=proc.pool)
                 proc.kill()
-        desired = {p: d.desired for p, d in self.desired.items() if self._managed(p)}
+        desired = {p: d.desired for p, d in self.desired.items() if self._runnable(p)}
         views = [ProcView(p.agent_id, p.pool, p.started_at, p.draining) for p in self.procs.values()]
         todo = plan(desired, views, now=now, not_before=self.not_before, spawn_batch=self.settings.spawn_batch)
         self.more_to_start = bool(todo.spawn)
@@ -119,6 +154,8 @@ class Actuator:
             await self._spawn(pool, count, now)
         await self._warm_auto_pools()
         self._retire_idle_forkservers()
+        if self.hostinfo is not None:
+            await self.hostinfo.update(self._problems(), now)
         if todo.excess:
             views = await self._with_registry_states(views)
             for pool, count in todo.excess.items():
@@ -147,7 +184,7 @@ class Actuator:
             agent_ids = [self._next_agent_id(pool) for _ in range(count)]
             try:
                 started = await self._start_agents(config, agent_ids, traceparent, now)
-            except (OSError, ForkServerGone, TimeoutError) as exc:
+            except (OSError, ForkServerGone, TimeoutError, NotAllowed) as exc:
                 log.error("cannot start agents", error=str(exc))
                 self._note_crash(pool, now)
                 return
@@ -167,6 +204,18 @@ class Actuator:
     def _next_agent_id(self, pool: str) -> str:
         self._seq += 1
         return f"{pool}-{self.settings.host}-{self._token}-{self._seq}"
+
+    def _started_here(self, agent: AgentRecord) -> bool:
+        """Whether this actuator (this run of it) started the agent: its id is one ``_next_agent_id`` made."""
+        return agent.agent_id.startswith(f"{agent.pool}-{self.settings.host}-{self._token}-")
+
+    async def _forget_previous_run(self, stop: asyncio.Event) -> None:
+        try:
+            await forget_previous_run(
+                self.nc, self.settings.host, self.settings.pools, self._started_here, self.clock.now, stop
+            )
+        except Exception as exc:  # an aid: without it the registry times those agents out
+            log.warning("could not report the agents of a previous run", error=repr(exc))
 
     async def _start_agents(
         self, config: PoolConfig, agent_ids: list[str], traceparent: str, now: float
@@ -192,6 +241,7 @@ class Actuator:
             server = ForkServerClient(self.settings, config, self._forked_exit, self.cgroups.get(config.name))
             self.forkservers[config.name] = server
             await server.ready()
+            self._heard_load(config, server.load_error)
             log.info("fork server ready", pool=config.name, pid=server.proc.pid)
         return server
 
@@ -204,7 +254,7 @@ class Actuator:
                 and pool not in self.forkservers
                 and config is not None
                 and config.spawn == "fork"
-                and self._managed(pool)
+                and self._runnable(pool)
                 and self.clock.now() >= self.not_before.get(pool, 0.0)
             ):
                 try:
@@ -235,6 +285,7 @@ class Actuator:
         for name, server in list(self.forkservers.items()):
             if server.gone:
                 self._orphan(server)
+            if server.gone or not self._runnable(name):  # a pool deleted, or changed to one this host refuses
                 self.retired.append(self.forkservers.pop(name))
 
     async def _drain(self, pool: str, victims: list[str], now: float) -> None:
@@ -286,9 +337,15 @@ class Actuator:
                     log.info("agent exited after draining")
                 elif drained and code == -signal.SIGTERM:
                     log.info("agent stopped by the drain signal before it was running (it held no task)")
+                elif code == -signal.SIGKILL and self.cgroups.took_oom_kill(proc.pool):
+                    log.warning(
+                        "agent killed by the kernel's OOM killer: its pool's cgroup ran out of memory",
+                        fix="raise the pool's agent_memory_limit_mb, or lower its max_agents",
+                    )
                 else:
                     log.warning("agent exited unexpectedly", code=code, drained=drained)
-                if not drained and now - proc.started_at < self.settings.min_uptime:
+                self._heard_exit(proc, code)
+                if not drained and (now - proc.started_at < self.settings.min_uptime or code == EXIT_CONFIG):
                     self._note_crash(proc.pool, now)
                 elif not drained:
                     self.crashes.pop(proc.pool, None)
@@ -305,6 +362,20 @@ class Actuator:
                         at=now,
                     ),
                 )
+
+    def _heard_exit(self, proc: AgentProcess, code: int) -> None:
+        """An exec'd agent that cannot start exits EXIT_CONFIG (its output says why); one that ran clears that."""
+        config = self.pools.get(proc.pool)
+        if proc.popen is None or config is None or config.spawn != "exec":
+            return
+        if code == EXIT_CONFIG:
+            self.load_errors[proc.pool] = (
+                config.handler,
+                f"agents of handler {config.handler!r} exit at start (status {EXIT_CONFIG}: a handler that cannot "
+                "be loaded, or a bad setting); the agent log and the failed tasks' results say why",
+            )
+        else:
+            self.load_errors.pop(proc.pool, None)
 
     def _note_crash(self, pool: str, now: float) -> None:
         self.crashes[pool] = self.crashes.get(pool, 0) + 1

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from agentscaler.services.agent.settings import DEFAULT_SPAWN_CONCURRENCY
+from agentscaler.shared.allowlist import EXAMPLE_ENV_KEYS, EXAMPLE_HANDLERS
 from agentscaler.shared.settings import CommonSettings
 
 CgroupMode = Literal["auto", "v2", "v1", "off"]
@@ -33,6 +34,17 @@ class ActuatorSettings(CommonSettings, frozen=True, kw_only=True):
         msgspec.Meta(ge=0, description="seconds between passes while agents are still to start"),
     ] = 0.1
     pools: Annotated[list[str], msgspec.Meta(description="pools this actuator runs; empty for all")] = []
+    handlers: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="handlers this host runs, as patterns on module or module:function (e.g. myagents.*); "
+            "a pool with another handler gets no agents here"
+        ),
+    ] = msgspec.field(default_factory=lambda: [EXAMPLE_HANDLERS])
+    env_keys: Annotated[
+        list[str],
+        msgspec.Meta(description="pool env keys this host lets agents have, as patterns (e.g. MYAGENTS_*)"),
+    ] = msgspec.field(default_factory=lambda: [EXAMPLE_ENV_KEYS])
     min_uptime: Annotated[
         float, msgspec.Meta(gt=0, description="an agent exiting sooner than this counts as a crash for backoff")
     ] = 10.0
@@ -40,6 +52,12 @@ class ActuatorSettings(CommonSettings, frozen=True, kw_only=True):
         float, msgspec.Meta(gt=0, description="longest wait before restarting a crashing pool's agents")
     ] = 30.0
     python: Annotated[str, msgspec.Meta(description="interpreter that runs agents")] = sys.executable
+    agent_creds: Annotated[
+        str, msgspec.Meta(description="path of the .creds file agents connect with (never the actuator's own)")
+    ] = ""
+    agent_nkey: Annotated[
+        str, msgspec.Meta(description="path of the nkey seed file agents connect with (never the actuator's own)")
+    ] = ""
     agent_log: Annotated[
         str, msgspec.Meta(description="file the agents' output goes to; empty to share the actuator's")
     ] = ""

@@ -31,4 +31,10 @@ def load_handler(spec: str) -> Handler:
             raise HandlerError(f"module {module_name!r} has no attribute {attr!r}")
     if not inspect.iscoroutinefunction(target):
         raise HandlerError(f"handler {spec!r} must be an async function (async def ...(payload))")
+    origin = getattr(target, "__module__", None) or ""
+    if origin != module_name and not origin.startswith(module_name + "."):
+        # A host allows modules by name: a function one of them merely imports (asyncio's, say) is not allowed.
+        raise HandlerError(
+            f"handler {spec!r} is defined in module {origin!r}, not in {module_name!r}: name the module that defines it"
+        )
     return target  # type: ignore[no-any-return]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -17,13 +18,18 @@ from agentscaler.shared.telemetry.logging import configure_logging
 from agentscaler.shared.telemetry.tracing import configure_tracing, parent_from_traceparent, shutdown_tracing, span
 
 from .handler import Handler, HandlerError, load_handler
+from .limits import limit_memory
 from .runtime import Agent
 from .settings import AgentSettings
+from .unloadable import fail_queued
 
 log = structlog.get_logger()
 
 EXIT_CONFIG = 2
 """Exit status of an agent that cannot start (bad handler, missing pool): the actuator backs off."""
+
+EXIT_RECYCLED = 3
+"""Exit status of an agent that stopped because a task hit a limit (time or memory): the actuator replaces it."""
 
 
 async def serve(
@@ -40,7 +46,7 @@ async def serve(
     if early_stop:
         stop.set()
     connecting = time.monotonic()
-    async with service_connection(settings.nats_url, f"agent@{settings.agent_id}", stop) as nc:
+    async with service_connection(settings, f"agent@{settings.agent_id}", stop) as nc:
         if nc is None:
             return 0
         connected = time.monotonic()
@@ -60,6 +66,13 @@ async def serve(
         except AgentscalerError as exc:
             log.error("agent cannot start", error=str(exc))
             return EXIT_CONFIG
+    if agent.recycled:
+        # A handler past its deadline may still be running, or ignore cancellation: leave without waiting
+        # for it (asyncio.run would), and let the actuator start a fresh agent.
+        shutdown_tracing()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_RECYCLED)
     return 0
 
 
@@ -86,6 +99,12 @@ def run_agent(
     structlog.contextvars.bind_contextvars(agent=settings.agent_id, pool=settings.pool)
     if isinstance(handler, HandlerError):
         log.error("agent cannot start", error=str(handler))
+        if not early_stop:  # no agent of the pool will run its queued tasks: they fail now, with the reason
+            asyncio.run(fail_queued(settings, str(handler)))
+        return EXIT_CONFIG
+    refused = limit_memory(settings.memory_limit_mb)  # after any fork: each agent has its own
+    if refused:
+        log.error("agent cannot start", error=refused)
         return EXIT_CONFIG
     try:
         return asyncio.run(serve(settings, handler, early_stop, on_ready, began))

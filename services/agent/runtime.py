@@ -27,7 +27,9 @@ from agentscaler.shared.messages.tasks import TaskEnvelope, TaskResult
 from agentscaler.shared.supervisor import wait_or_stop
 from agentscaler.shared.telemetry.tracing import current_traceparent, span
 
+from .attempts import Attempts
 from .handler import Handler
+from .limits import Deadlines, TaskTimedOut, memory_error
 from .progress import InProgress
 from .puller import NO_CONSUMER, Puller, PullFailed
 from .results import Finisher
@@ -72,6 +74,9 @@ class Agent:
         self._pending_beat: asyncio.Task[None] | None = None
         self._results_kv: KeyValue | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.deadlines = Deadlines()
+        self.recycled = ""
+        """Why this agent stopped taking tasks to be replaced (a task hit a limit); "" while it works on."""
         self.puller = Puller(
             nc,
             subjects.task_stream(settings.pool),
@@ -81,12 +86,14 @@ class Agent:
             background=self._background,
         )
         self.finisher = Finisher(nc, self.js, settings.pool)
+        self.attempts = Attempts(nc, self.js, settings.pool)
 
     async def start(self) -> None:
         """Open the pull and result inboxes and register (call inside the start span, so the registration
         joins the trace of the command that started this agent)."""
         await self.puller.start()
         await self.finisher.start()
+        await self.attempts.start()
         await self._register()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -103,11 +110,14 @@ class Agent:
             if not await self.finisher.settle(DRAIN_SETTLE):
                 self.finisher.forget_older_than(0)
             await self.finisher.close()
+            await self.attempts.close()
             beats.cancel()
             if self._pending_beat is not None:
                 self._pending_beat.cancel()
             await self._deregister()
             log.info("agent drained", completed=self.completed, failed=self.failed, returned=returned)
+            if self.recycled:
+                log.warning("agent exits to be replaced: a task hit a limit", reason=self.recycled)
 
     @property
     def completed(self) -> int:
@@ -118,7 +128,7 @@ class Agent:
         return self.finisher.failed
 
     async def _work(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        while not stop.is_set() and not self.recycled:
             try:
                 msg = await self.puller.next(self.settings.pull_timeout)
             except PullFailed as exc:
@@ -150,6 +160,11 @@ class Agent:
             task = decode(TaskEnvelope, msg.data)
             if not subjects.valid_task_id(task.id):
                 raise BadMessage(f"invalid task id {task.id!r}: use 1-128 letters, digits, '-', '_' or '='")
+            if task.pool != self.settings.pool:  # not run: the handler and limits are this pool's, not its
+                raise BadMessage(
+                    f"task names pool {task.pool!r} but was queued for pool {self.settings.pool!r}: "
+                    f"submit it to {subjects.task_subject(task.pool)!r}"
+                )
         except BadMessage as exc:
             header_id = (msg.headers or {}).get("Nats-Msg-Id", "")
             task_id = header_id if subjects.valid_task_id(header_id) else f"seq-{meta.sequence.stream}"
@@ -158,6 +173,7 @@ class Agent:
             return
         if task.submitted_at <= 0:  # the publisher left it out: JetStream's own timestamp is the submission time
             task = msgspec.structs.replace(task, submitted_at=meta.timestamp.timestamp())
+        attempt = await self.attempts.begin(task.id, attempt)  # JetStream's count may have fallen back
         with (
             structlog.contextvars.bound_contextvars(task=task.id, attempt=attempt),
             span("run task", kind=SpanKind.CONSUMER, parent=msg.headers or {}, attributes={"task.id": task.id}),
@@ -184,10 +200,15 @@ class Agent:
             self.state = "busy"
             await self._state_changed()
         keepalive = InProgress(msg, self.settings.ack_wait, self._background)
+        limit = ""
         try:
-            value = await self.handler(task.payload)
+            value = await self.deadlines.run(self.handler, task.payload, self.settings.task_timeout)
             result = self._result(task, attempt, started, value=value)
             data = encode(result)  # a value that is not JSON fails here, as the task's error
+        except TaskTimedOut as exc:
+            limit = str(exc)
+        except MemoryError:
+            limit = memory_error(self.settings.memory_limit_mb)
         except Exception as exc:  # the handler is user code: any failure is the task's, not the agent's
             error = f"{type(exc).__name__}: {exc}"
             if attempt < self.settings.max_attempts:
@@ -201,6 +222,10 @@ class Agent:
             self.busy_since = 0.0
             if self.state == "busy":
                 self.state = "ready"
+        if limit:  # final, not retried; and the agent is replaced, as its handler may hold on to what it took
+            self.recycled = limit
+            result = self._result(task, attempt, started, error=limit)
+            data = encode(result)
         await self._finish(msg, result, data)
         await self._state_changed()
 
@@ -225,6 +250,9 @@ class Agent:
         task is acked when JetStream confirms, while this agent goes on to its next task."""
         if result.status == "failed":
             log.warning("task failed", task=result.id, error=result.error)
+        attempt = await self.attempts.final(result.id, result.attempts)  # counted while the task ran
+        if attempt != result.attempts:
+            result, data = msgspec.structs.replace(result, attempts=attempt), None
         await self.finisher.finish(msg, result.id, result.status == "ok", data or encode(result))
 
     async def _heartbeats(self, stop: asyncio.Event) -> None:

@@ -36,6 +36,12 @@ class AgentSettings(CommonSettings, frozen=True, kw_only=True):
     prefetch: Annotated[int, msgspec.Meta(ge=1, description="tasks taken from the queue at once")] = (
         POOL_DEFAULTS.prefetch
     )
+    task_timeout: Annotated[float, msgspec.Meta(gt=0, description="seconds a task's handler may run")] = (
+        POOL_DEFAULTS.task_timeout
+    )
+    memory_limit_mb: Annotated[
+        int, msgspec.Meta(ge=0, description="this agent's data size limit in MiB (RLIMIT_DATA), 0 for none")
+    ] = POOL_DEFAULTS.agent_memory_limit_mb
     spawn_concurrency: Annotated[
         int, msgspec.Meta(ge=1, description="fork server: most agents starting at once (the rest wait, forked)")
     ] = DEFAULT_SPAWN_CONCURRENCY

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +17,7 @@ from agentscaler.shared import subjects
 from agentscaler.shared.bus.connection import connect_once
 from agentscaler.shared.bus.history import read_history
 from agentscaler.shared.bus.jetstream import bucket, get_struct, task_queue_exists
+from agentscaler.shared.bus.options import Target
 from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.codec import BadMessage, decode, encode
 from agentscaler.shared.errors import AgentscalerError
@@ -51,7 +52,8 @@ class Client:
         self.js = nc.jetstream()
 
     async def command(self, cmd: Command) -> Any:
-        return await request(self.nc, subjects.COMMAND, cmd, CommandReply, timeout=10.0, what="policy service")
+        subject = subjects.command_subject(str(type(cmd).__struct_config__.tag))
+        return await request(self.nc, subject, cmd, CommandReply, timeout=10.0, what="policy service")
 
     async def scale(self, pool: str, direction: str, count: int) -> Scaled:
         reply: Scaled = await self.command(Scale(pool=pool, direction=direction, count=count))  # type: ignore[arg-type]
@@ -140,8 +142,12 @@ class Client:
 
 
 @asynccontextmanager
-async def connected(url: str) -> AsyncIterator[Client]:
-    nc = await connect_once(url, "agentscaler-cli")
+async def connected(
+    target: Target, on_error: Callable[[Exception], Awaitable[None]] | None = None
+) -> AsyncIterator[Client]:
+    """A client connected with ``target``: the connection settings, or a bare server URL list. ``on_error``
+    hears the errors the server reports (permission violations)."""
+    nc = await connect_once(target, "agentscaler-cli", on_error=on_error)
     try:
         yield Client(nc)
     finally:

@@ -11,14 +11,15 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from agentscaler.shared.bus.options import CONNECTION_FIELDS, SECRET_FIELDS, shown_value
 from agentscaler.shared.codec import encode
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.pools import PoolConfig
-from agentscaler.shared.settings import describe
+from agentscaler.shared.settings import CommonSettings, SettingsError, describe, load
 from agentscaler.shared.supervisor import stop_on_signals, wait_or_stop
 from agentscaler.shared.telemetry.logging import configure_logging
 
-from . import demo, launcher
+from . import auth, demo, launcher
 from .client import Client, connected
 from .optimize_report import optimize
 from .pool_flags import flag_fields
@@ -37,11 +38,15 @@ def dispatch(args: argparse.Namespace) -> int:
         return _run(args)
     if args.command == "serve":
         configure_logging(args.service, level=launcher.log_level(args.config))
-        return asyncio.run(launcher.serve_services([args.service], args.nats_url, args.config))
+        return asyncio.run(
+            launcher.serve_services([args.service], args.nats_url, args.config, connection=connection_flags(args))
+        )
     if args.command == "demo":
         return demo.main(Path(args.data_dir) if args.data_dir else None, args.speed)
     if args.command == "config":
         return _config()
+    if args.command == "auth":
+        return _auth_init(args)
     return asyncio.run(_client_command(args))
 
 
@@ -50,15 +55,29 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging("agentscaler", stream=log_stream, level=launcher.log_level(args.config))
     server = None
     url = args.nats_url
+    auth_dir = Path(args.auth) if args.auth else None
+    identities = auth.service_identities(auth_dir) if auth_dir else None
     if url is None:
         server = launcher.start_embedded(
-            Path(args.data_dir) if args.data_dir else launcher.data_dir_default(), args.port
+            Path(args.data_dir) if args.data_dir else launcher.data_dir_default(),
+            args.port,
+            config=auth.server_config(auth_dir) if auth_dir else "",
         )
         url = server.url
         print(f"agentscaler: NATS at {url}; services starting (Ctrl-C to stop)", file=sys.stderr)
     try:
         log_file = Path(args.log_file) if args.log_file else None
-        return asyncio.run(launcher.serve_services(list(launcher.SERVICES), url, args.config, log_file=log_file))
+        return asyncio.run(
+            launcher.serve_services(
+                list(launcher.SERVICES),
+                url,
+                args.config,
+                log_file=log_file,
+                connection=connection_flags(args),
+                server=server,
+                identities=identities,
+            )
+        )
     finally:
         if server is not None:
             server.stop()
@@ -66,18 +85,48 @@ def _run(args: argparse.Namespace) -> int:
             log_stream.close()
 
 
+def _auth_init(args: argparse.Namespace) -> int:
+    directory = Path(args.dir)
+    pools = [p.strip() for p in (args.pools or "").split(",") if p.strip()]
+    for path in auth.init(directory, force=args.force, pools=pools):
+        print(path)
+    print(
+        f"agentscaler: start with `agentscaler run --auth {directory}`, or include {directory / auth.SERVER_CONF} "
+        f"in your nats-server config; connect as a role with `--nkey {directory}/<role>.nk`",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def connection_flags(args: argparse.Namespace) -> dict[str, str | None]:
+    """The connection settings given as flags (None for those not given), but --nats-url."""
+    return {field: getattr(args, field, None) for field in CONNECTION_FIELDS if field != "nats_url"}
+
+
+def client_settings(args: argparse.Namespace) -> CommonSettings:
+    """How a client command connects: its flags, else $AGENTSCALER_* (or $AGENTSCALER_CLI_*), else the config
+    file named by $AGENTSCALER_CONFIG, else the defaults."""
+    return load(CommonSettings, "cli", overrides={**connection_flags(args), "nats_url": args.nats_url})
+
+
 def _config() -> int:
     for name, spec in launcher.SERVICES.items():
+        try:  # secrets are shown as set or unset, from the environment and $AGENTSCALER_CONFIG
+            effective: Any = load(spec.settings, name)
+        except SettingsError:
+            effective = None
         print(f"[{name}]")
         for field, default, text in describe(spec.settings):
-            print(f"  {field} = {default!r}    # {text}")
+            value = getattr(effective, field, default) if field in SECRET_FIELDS else default
+            print(f"  {field} = {shown_value(field, value)}    # {text}")
     return 0
 
 
 async def _client_command(args: argparse.Namespace) -> int:
-    async with connected(args.nats_url) as client:
+    violations = auth.Violations()
+    async with connected(client_settings(args), on_error=violations.on_error) as client:
         handler = _HANDLERS[args.command if args.command != "pool" else f"pool {args.pool_command}"]
-        return await handler(client, args)
+        return await violations.guard(handler(client, args))
 
 
 async def _scale(client: Client, args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,13 @@ from agentscaler.services.policy import service as policy
 from agentscaler.services.policy.settings import PolicySettings
 from agentscaler.services.registry import service as registry
 from agentscaler.services.registry.settings import RegistrySettings
+from agentscaler.shared.bus.options import redact_url
 from agentscaler.shared.bus.server import EmbeddedServer
 from agentscaler.shared.settings import CommonSettings, load
 from agentscaler.shared.supervisor import Root, stop_on_signals, supervise
 from agentscaler.shared.telemetry.tracing import shutdown_tracing
+
+from .server_watch import watch_server
 
 log = structlog.get_logger()
 
@@ -59,14 +62,19 @@ def build_roots(
     stop: asyncio.Event,
     *,
     log_file: Path | None = None,
+    connection: Mapping[str, str | None] | None = None,
+    identities: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Root]:
     """Root tasks for the services in ``names``. The actuator stops first (its agents drain while the
-    registry and NATS still listen); the others stop once it is done."""
+    registry and NATS still listen); the others stop once it is done. ``connection`` holds the connection
+    settings given as flags (creds, nkey, user, ...; None for those not given); ``identities`` each service's
+    own credentials (``run --auth``: its nkey, and the agents' for the actuator), which win over them."""
     late = asyncio.Event()
     roots: dict[str, Root] = {}
     for name in names:
         spec = SERVICES[name]
-        overrides = {"nats_url": nats_url, "agent_log": str(log_file) if log_file else None}
+        overrides = {**(connection or {}), "nats_url": nats_url, "agent_log": str(log_file) if log_file else None}
+        overrides.update((identities or {}).get(name, {}))
         settings = load(spec.settings, name, config_file=config_file, overrides=overrides)
         if name == "actuator":
             roots[name] = _then_set(spec.run, settings, late)
@@ -103,20 +111,34 @@ def _relay(event: asyncio.Event) -> Root:
 
 
 async def serve_services(
-    names: Sequence[str], nats_url: str | None, config_file: str | None = None, *, log_file: Path | None = None
+    names: Sequence[str],
+    nats_url: str | None,
+    config_file: str | None = None,
+    *,
+    log_file: Path | None = None,
+    connection: Mapping[str, str | None] | None = None,
+    server: EmbeddedServer | None = None,
+    identities: Mapping[str, Mapping[str, str]] | None = None,
 ) -> int:
+    """Run the services until a signal; with ``server`` (the embedded one), restart it when it dies and fail
+    (return 1) when it keeps dying."""
     stop = asyncio.Event()
     stop_on_signals(stop)
-    roots = build_roots(names, nats_url, config_file, stop, log_file=log_file)
-    log.info("starting services", services=list(names), nats_url=nats_url)
+    roots = build_roots(
+        names, nats_url, config_file, stop, log_file=log_file, connection=connection, identities=identities
+    )
+    if server is not None:
+        roots["nats-server"] = watch_server(server)
+    log.info("starting services", services=list(names), nats_url=redact_url(nats_url) if nats_url else None)
     try:
         return await supervise(roots, stop, grace=120.0)
     finally:
         shutdown_tracing()
 
 
-def start_embedded(data_dir: Path, port: int) -> EmbeddedServer:
-    server = EmbeddedServer(data_dir, port=port)
+def start_embedded(data_dir: Path, port: int, config: str = "") -> EmbeddedServer:
+    """Start the embedded server; ``config``: server configuration (``run --auth``: the authorization)."""
+    server = EmbeddedServer(data_dir, port=port, config=config)
     server.start()
     log.info("embedded NATS server ready", url=server.url, data_dir=str(data_dir))
     return server

@@ -17,16 +17,35 @@ from agentscaler.shared.telemetry.tracing import configure_tracing, shutdown_tra
 
 from . import commands
 from .argtypes import count, fraction, positive, since
+from .auth import EXIT_DENIED, PermissionDenied
 from .pool_flags import add_pool_flags
+
+CONNECTION_FLAGS = (
+    ("--creds", "FILE", "NATS .creds file (JWT and nkey seed)"),
+    ("--nkey", "FILE", "nkey seed file"),
+    ("--user", "NAME", "NATS user (with --password)"),
+    ("--password", "SECRET", "NATS password (prefer $AGENTSCALER_PASSWORD: flags show in ps)"),
+    ("--token", "SECRET", "NATS token (prefer $AGENTSCALER_TOKEN)"),
+    ("--tls-ca", "FILE", "CA certificate that signed the server's"),
+    ("--tls-cert", "FILE", "client TLS certificate"),
+    ("--tls-key", "FILE", "client TLS private key"),
+    ("--context", "NAME", "NATS CLI context (~/.config/nats/context/NAME.json); other settings win"),
+)
+"""How to connect, besides --nats-url: the connection settings of the same names (default: $AGENTSCALER_<NAME>)."""
+
+
+def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    for flag, metavar, text in CONNECTION_FLAGS:
+        parser.add_argument(flag, metavar=metavar, help=text)
 
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--nats-url",
-        default=os.environ.get("AGENTSCALER_NATS_URL", DEFAULT_NATS_URL),
-        help="NATS server URL (default: $AGENTSCALER_NATS_URL or %(default)s)",
+        help=f"NATS server URLs, comma-separated (default: $AGENTSCALER_NATS_URL or {DEFAULT_NATS_URL})",
     )
+    add_connection_flags(common)
     pooled = argparse.ArgumentParser(add_help=False, parents=[common])
     pooled.add_argument("--pool", default=DEFAULT_POOL, help="the pool (default: %(default)s)")
 
@@ -37,16 +56,21 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run an embedded NATS server and all services")
     run.add_argument("--nats-url", default=os.environ.get("AGENTSCALER_NATS_URL"), help="use this NATS server instead")
+    add_connection_flags(run)
     run.add_argument(
         "--data-dir", help="where the embedded server keeps its data (default: ~/.local/share/agentscaler)"
     )
     run.add_argument("--port", type=int, default=4222, help="port of the embedded server (default: %(default)s)")
     run.add_argument("--config", help="TOML settings file (also $AGENTSCALER_CONFIG)")
     run.add_argument("--log-file", help="write service logs here instead of stderr")
+    run.add_argument(
+        "--auth", metavar="DIR", help="secure the embedded server with `auth init DIR`'s users; services use theirs"
+    )
 
     serve = sub.add_parser("serve", help="run one service against a running NATS server")
     serve.add_argument("service", choices=["monitor", "policy", "actuator", "registry"])
     serve.add_argument("--nats-url", help=f"NATS server URL (default: from settings, else {DEFAULT_NATS_URL})")
+    add_connection_flags(serve)
     serve.add_argument("--config", help="TOML settings file (also $AGENTSCALER_CONFIG)")
 
     for verb, what in (("up", "scale a pool up to N agents"), ("down", "scale a pool down to N agents (0 allowed)")):
@@ -152,6 +176,15 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=positive, default=1.0, help="run the script faster (default: %(default)s)")
 
     sub.add_parser("config", help="list every service setting with its default and meaning")
+
+    auth = sub.add_parser("auth", help="credentials and permissions for a secured bus")
+    auth_sub = auth.add_subparsers(dest="auth_command", required=True, metavar="ACTION")
+    auth_init = auth_sub.add_parser(
+        "init", help="write an nkey per role (DIR/<role>.nk) and the server's authorization (DIR/nats-server.conf)"
+    )
+    auth_init.add_argument("dir", metavar="DIR")
+    auth_init.add_argument("--force", action="store_true", help="replace the keys DIR already holds")
+    auth_init.add_argument("--pools", metavar="P1,P2", help="pools the submitter role may use (default: all)")
     return p
 
 
@@ -166,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.dispatch(args)
         with span(f"agentscaler {args.command}"):
             return commands.dispatch(args)
+    except PermissionDenied as exc:
+        print(f"agentscaler: error: {exc}", file=sys.stderr)
+        return EXIT_DENIED
     except (AgentscalerError, SettingsError, ValueError) as exc:
         print(f"agentscaler: error: {exc}", file=sys.stderr)
         return 1

@@ -60,8 +60,8 @@ def _options(name: str, kind: mi.Type, annotation: Any) -> dict[str, Any]:
     types (out-of-range values are then refused by ``PoolConfig``'s own constraints, with the field named)."""
     if isinstance(kind, mi.IntType):
         return {"type": count}
-    if isinstance(kind, mi.FloatType) and kind.gt == 0:
-        return {"type": positive}
+    if isinstance(kind, mi.FloatType) and (kind.gt == 0 or (kind.ge or 0) > 0):
+        return {"type": positive}  # a duration; its range is checked by the field's constraints
     if isinstance(kind, mi.FloatType) and kind.ge == 0:
         return {"type": nonnegative}
     if isinstance(kind, mi.StrType):

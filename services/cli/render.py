@@ -26,6 +26,7 @@ def render_status(snapshot: Snapshot) -> str:
     hosts = snapshot.hosts or [snapshot.host]
     for pool in snapshot.pools:
         lines.extend(_pool(pool))
+        lines.extend(f"  problem  {problem}" for problem in pool.problems)
         lines.append(_room(pool))
         if pool.auto is not None:
             lines.append(_auto(pool.auto, active=pool.mode == "auto"))

@@ -24,6 +24,7 @@ from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import AgentList, AgentRecord, AgentsQuery
 from agentscaler.shared.messages.decisions import DecisionEvent
+from agentscaler.shared.messages.hosts import ActuatorInfo
 from agentscaler.shared.messages.optimize import Optimized
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import (
@@ -51,7 +52,7 @@ log = structlog.get_logger()
 
 
 async def run(settings: MonitorSettings, stop: asyncio.Event) -> None:
-    await run_connected("monitor", settings.nats_url, settings.host, stop, lambda nc: Monitor(settings, nc).run(stop))
+    await run_connected("monitor", settings, settings.host, stop, lambda nc: Monitor(settings, nc).run(stop))
 
 
 class Monitor:
@@ -75,6 +76,8 @@ class Monitor:
         self.decisions: dict[str, DecisionEvent | None] = {}
         """Each pool's latest decision; None when the history has none."""
         self.latest: Snapshot | None = None
+        self.actuators: dict[str, ActuatorInfo] = {}
+        """Each host's actuator entry: its allow-lists and the problems of the pools it runs."""
 
     async def run(self, stop: asyncio.Event) -> None:
         mirrors = [
@@ -84,6 +87,9 @@ class Monitor:
             ),
             asyncio.create_task(
                 mirror(await bucket(self.js, subjects.OPTIMIZE_BUCKET), Optimized, self.optimized, _noop)
+            ),
+            asyncio.create_task(
+                mirror(await bucket(self.js, subjects.HOSTS_BUCKET), ActuatorInfo, self.actuators, _noop)
             ),
         ]
         await bucket(self.js, subjects.RESULTS_BUCKET)
@@ -219,6 +225,11 @@ class Monitor:
             cost=pool_cost(config, ledger, provisioned, stats.throughput, now),
             impacts=[impact(c, ledger, now, window, settle, price) for c in reversed(changes)],
             optimized=_without_front(self.optimized.get(config.name)),
+            problems=[
+                info.problems[name]
+                for _, info in sorted(self.actuators.items())
+                if name in info.problems and info.live(now)
+            ],
         )
 
     async def _queue(self, pool: str) -> QueueStats:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import structlog
 from nats.aio.client import Client
 
 from agentscaler.shared import subjects
+from agentscaler.shared.allowlist import fleet_refusal
 from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.history import ensure_history
 from agentscaler.shared.bus.rpc import Refused, serve
 from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
+from agentscaler.shared.messages.bounds import out_of_range
 from agentscaler.shared.messages.commands import (
     Command,
     GetPool,
@@ -36,7 +39,8 @@ from .autopilot import Autopilot, View
 from .core.auto import AutoDecision
 from .core.capacity import capacity
 from .core.decide import Decision, decide
-from .core.scaling import ScaleRefused, plan_scale
+from .core.scaling import ScaleRefused, check_auto, plan_scale
+from .hosts import actuators
 from .settings import PolicySettings
 from .store import Conflict, PoolStore
 from .tuning import Tuner
@@ -50,7 +54,7 @@ async def run(settings: PolicySettings, stop: asyncio.Event, clock: Clock = SYST
         await policy.start()
         await stop.wait()
 
-    await run_connected("policy", settings.nats_url, settings.host, stop, body)
+    await run_connected("policy", settings, settings.host, stop, body)
 
 
 class PolicyService:
@@ -77,15 +81,31 @@ class PolicyService:
             if state.mode == "auto" and config is not None:
                 await self.autopilot.engage(config, state.desired)
         await serve(self.nc, subjects.COMMAND, Command, self._on_command, queue="policy", context=_command_ctx)
+        for subject in subjects.COMMAND_KINDS:  # narrower ones, for roles: permissions decide who may send which
+            await serve(self.nc, subject, Command, self._commands_on(subject), queue="policy", context=_command_ctx)
         await serve(self.nc, subjects.OPTIMIZE, Optimize, self._optimize, queue="policy", context=_command_ctx)
         await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
         log.info("policy ready")
 
+    def _commands_on(self, subject: str) -> Callable[[Command], Awaitable[Scaled | PoolInfo | PoolList]]:
+        """The handler of ``subject``: the commands it serves (``subjects.COMMAND_KINDS``), others refused."""
+        kinds = subjects.COMMAND_KINDS[subject]
+
+        async def handle(cmd: Command) -> Scaled | PoolInfo | PoolList:
+            kind = type(cmd).__struct_config__.tag
+            if kind not in kinds:
+                raise Refused("refused", f"{kind} is not served on {subject}: send it on {subjects.COMMAND}")
+            return await self._on_command(cmd)
+
+        return handle
+
     async def _on_command(self, cmd: Command) -> Scaled | PoolInfo | PoolList:
+        _check_consistent(cmd)
         async with self.lock:
             if isinstance(cmd, Scale):
                 return await self._scale(cmd)
             if isinstance(cmd, SetPool):
+                await self._check_allowed(cmd.config)
                 return await self._set_pool(cmd.config)
             if isinstance(cmd, SetMode):
                 return await self._set_mode(cmd)
@@ -126,6 +146,13 @@ class PolicyService:
             await self._apply(decision, msgspec.structs.replace(state, desired=desired), revision, "command")
         log.info("scale command", direction=cmd.direction, previous=state.desired, desired=desired)
         return Scaled(pool=cmd.pool, previous=state.desired, desired=desired, note=note)
+
+    async def _check_allowed(self, config: PoolConfig) -> None:
+        """Refuse a pool whose handler or env no live actuator that runs it allows (their ``handlers`` and
+        ``env_keys`` settings)."""
+        reason = fleet_refusal(await actuators(self.nc.jetstream()), config, self.clock.now())
+        if reason:
+            raise Refused("bad_request", reason)
 
     async def _set_pool(self, config: PoolConfig) -> PoolInfo:
         try:
@@ -175,9 +202,13 @@ class PolicyService:
         pace = pool.spawn_rate if pool is not None else 0.0
         report = await self.tuner.run(cmd, config, start, pace, self.snapshot_gap)
         if cmd.apply and report.recommended is not None and report.changes:
+            unfit = out_of_range(report.recommended.config)  # stored, it would make the pool unreadable
             async with self.lock:
                 now_config = await self._config(cmd.pool)
-                if now_config.auto == report.current.config:
+                if unfit:
+                    note = f" Not applied: the recommended settings are out of range ({unfit})."
+                    report = msgspec.structs.replace(report, note=report.note + note)
+                elif now_config.auto == report.current.config:
                     await self._store_auto(now_config, report.recommended.config)
                     report = msgspec.structs.replace(report, applied=True)
                 else:
@@ -312,6 +343,20 @@ class PolicyService:
             inputs=inputs,
         )
         await publish(self.nc, subjects.decision_subject(decision.pool), event)
+
+
+def _check_consistent(cmd: Command) -> None:
+    """Refuse settings that are each in range (the decoder checked that) but contradict each other."""
+    if isinstance(cmd, SetPool):
+        pool, auto = cmd.config.name, cmd.config.auto
+    elif isinstance(cmd, SetMode) and cmd.auto is not None:
+        pool, auto = cmd.pool, cmd.auto
+    else:
+        return
+    try:
+        check_auto(pool, auto)
+    except ScaleRefused as exc:
+        raise Refused(exc.code, exc.message) from None
 
 
 def _command_ctx(cmd: Command | Optimize) -> dict[str, str]:

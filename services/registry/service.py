@@ -39,9 +39,7 @@ log = structlog.get_logger()
 
 
 async def run(settings: RegistrySettings, stop: asyncio.Event, clock: Clock = SYSTEM_CLOCK) -> None:
-    await run_connected(
-        "registry", settings.nats_url, settings.host, stop, lambda nc: Registry(settings, nc, clock).run(stop)
-    )
+    await run_connected("registry", settings, settings.host, stop, lambda nc: Registry(settings, nc, clock).run(stop))
 
 
 class Registry:
@@ -92,7 +90,10 @@ class Registry:
     async def _on_query(self, req: AgentsQuery) -> AgentList:
         return AgentList(agents=self.table.select(req.pool, req.host))
 
-    async def _on_heartbeat(self, hb: Heartbeat, _: str) -> None:
+    async def _on_heartbeat(self, hb: Heartbeat, subject: str) -> None:
+        if subject != subjects.heartbeat_subject(hb.pool):
+            log.warning("dropped heartbeat naming another pool than its subject", subject=subject, pool=hb.pool)
+            return
         await self._emit(self.table.heartbeat(hb, self.clock.now()))
 
     async def _on_spawned(self, ev: Spawned, _: str) -> None:

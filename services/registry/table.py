@@ -113,6 +113,8 @@ class AgentTable:
         self.departed[ev.agent_id] = now
         if record is None:
             return []
+        if ev.reason:  # not reaped, but known gone: an agent of the actuator's previous run
+            return [Lost(agent=record, reason=ev.reason)]
         if ev.code == 0:
             # A clean exit: the agent said goodbye on its way out, and its goodbye may arrive after the
             # actuator's word of the exit (they come on different subjects, e.g. when a thousand leave at once).

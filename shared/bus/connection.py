@@ -13,19 +13,26 @@ import structlog
 from nats.aio.client import Client
 
 from ..errors import NatsUnavailable
+from .options import Target, as_settings, connect_kwargs, scrub, shown
 
 log = structlog.get_logger()
 
 
-def unavailable(url: str) -> NatsUnavailable:
+def unavailable(target: Target) -> NatsUnavailable:
     return NatsUnavailable(
-        f"no NATS server at {url}: start one with `agentscaler run` (embedded server and all services), "
+        f"no NATS server at {shown(target)}: start one with `agentscaler run` (embedded server and all services), "
         "or pass --nats-url / set AGENTSCALER_NATS_URL to a running server"
     )
 
 
-async def connect_once(url: str, name: str, timeout: float = 2.0) -> Client:
-    """Connect for a short-lived client (the CLI): one attempt, :class:`NatsUnavailable` on failure."""
+async def connect_once(
+    target: Target, name: str, timeout: float = 2.0, on_error: Callable[[Exception], Awaitable[None]] | None = None
+) -> Client:
+    """Connect for a short-lived client (the CLI): one attempt, :class:`NatsUnavailable` on failure.
+    ``target`` is the connection settings (servers, credentials, TLS) or a bare server URL list; ``on_error``
+    hears the errors the server reports on the connection (a permissions violation, say)."""
+    settings = as_settings(target)
+    options = connect_kwargs(settings)
 
     async def quiet(_: Exception) -> None:
         return None
@@ -34,31 +41,35 @@ async def connect_once(url: str, name: str, timeout: float = 2.0) -> Client:
         # nats-py retries the initial connect forever unless attempts are bounded (0 means unbounded there).
         return await asyncio.wait_for(
             nats.connect(
-                url,
+                **options,
                 name=name,
                 connect_timeout=timeout,
                 allow_reconnect=False,
                 max_reconnect_attempts=1,
                 reconnect_time_wait=0.1,
-                error_cb=quiet,
+                error_cb=on_error or quiet,
             ),
             2 * timeout + 1,
         )
     except (TimeoutError, OSError, nats.errors.NoServersError) as exc:
-        raise unavailable(url) from exc
+        raise unavailable(settings) from exc
     except nats.errors.Error as exc:
-        raise NatsUnavailable(f"cannot connect to NATS at {url!r}: {exc}") from exc
+        raise NatsUnavailable(scrub(f"cannot connect to NATS at {shown(settings)}: {exc}", settings)) from exc
 
 
-async def connect_service(url: str, name: str, stop: asyncio.Event, quiet_for: float = 30.0) -> Client | None:
+async def connect_service(target: Target, name: str, stop: asyncio.Event, quiet_for: float = 30.0) -> Client | None:
     """Connect a long-running service: wait for the server (saying once where it looks) until connected or
     ``stop`` is set, then reconnect forever. Returns None if stopped first. A repeated connection error is
-    logged once per ``quiet_for`` seconds, not on every attempt."""
+    logged once per ``quiet_for`` seconds, not on every attempt. ``target`` is the connection settings or a
+    bare server URL list; what is logged names the servers without credentials."""
+    settings = as_settings(target)
+    options = connect_kwargs(settings)
+    url = shown(settings)
     client: list[Client] = []
     last_logged: dict[str, float] = {}
 
     async def on_error(exc: Exception) -> None:
-        text = str(exc) or type(exc).__name__
+        text = scrub(str(exc) or type(exc).__name__, settings)
         now = time.monotonic()
         if now - last_logged.get(text, -quiet_for) < quiet_for:
             return
@@ -66,7 +77,7 @@ async def connect_service(url: str, name: str, stop: asyncio.Event, quiet_for: f
         if client:
             log.warning("nats error", url=url, error=text)
         else:
-            log.warning("waiting for NATS", url=url, error=text, hint=str(unavailable(url)))
+            log.warning("waiting for NATS", url=url, error=text, hint=str(unavailable(settings)))
 
     async def on_disconnect() -> None:
         if client and not (client[0].is_draining or client[0].is_closed):
@@ -77,7 +88,7 @@ async def connect_service(url: str, name: str, stop: asyncio.Event, quiet_for: f
 
     connecting = asyncio.create_task(
         nats.connect(
-            url,
+            **options,
             name=name,
             connect_timeout=2,
             max_reconnect_attempts=-1,
@@ -109,11 +120,11 @@ async def cancel_until_done(task: asyncio.Task[Any]) -> None:
 
 
 @asynccontextmanager
-async def service_connection(url: str, name: str, stop: asyncio.Event) -> AsyncIterator[Client | None]:
+async def service_connection(target: Target, name: str, stop: asyncio.Event) -> AsyncIterator[Client | None]:
     """A service's connection for its lifetime: waits for NATS, drains on the way out (idempotent). With
     NATS gone (draining refused while reconnecting, or too slow) it is closed instead, within seconds: a
     stopping process never waits for a server that may not come back."""
-    nc = await connect_service(url, name, stop)
+    nc = await connect_service(target, name, stop)
     try:
         yield nc
     finally:
@@ -126,11 +137,11 @@ async def service_connection(url: str, name: str, stop: asyncio.Event) -> AsyncI
 
 
 async def run_connected(
-    service: str, url: str, host: str, stop: asyncio.Event, body: Callable[[Client], Awaitable[None]]
+    service: str, target: Target, host: str, stop: asyncio.Event, body: Callable[[Client], Awaitable[None]]
 ) -> None:
     """A service's life: connect (waiting for NATS), run ``body`` with the service's log context bound,
     drain the connection at the end. Returns at once if stopped before NATS answered."""
-    async with service_connection(url, f"{service}@{host}", stop) as nc:
+    async with service_connection(target, f"{service}@{host}", stop) as nc:
         if nc is None:
             return
         with structlog.contextvars.bound_contextvars(service=service, host=host):

@@ -36,7 +36,10 @@ _BUCKETS: dict[str, dict[str, Any]] = {
     subjects.DESIRED_BUCKET: {"history": 10},
     subjects.AGENTS_BUCKET: {"history": 1},
     subjects.OPTIMIZE_BUCKET: {"history": 5},
-    subjects.RESULTS_BUCKET: {"history": 1, "ttl": 7 * 24 * 3600.0},
+    # direct: a result is read by a subject naming its key, so permissions can limit whose results one reads
+    subjects.RESULTS_BUCKET: {"history": 1, "ttl": 7 * 24 * 3600.0, "direct": True},
+    subjects.HOSTS_BUCKET: {"history": 1},
+    subjects.ATTEMPTS_BUCKET: {"history": 1, "ttl": 7 * 24 * 3600.0, "direct": True},
 }
 
 

@@ -76,6 +76,7 @@ class EmbeddedServer:
             conf.write_text(self.config)
             conf.chmod(0o600)  # it may hold users' public keys and permissions, or TLS key paths
             args += ["-c", str(conf)]
+        start = self.log_path.stat().st_size if self.log_path.exists() else 0  # before the child writes
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
             # Its own session: a Ctrl-C in the terminal must not take NATS away while agents still drain.
@@ -90,7 +91,6 @@ class EmbeddedServer:
             )
         finally:
             log.close()
-        start = self.log_path.stat().st_size if self.log_path.exists() else 0
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log_path.read_bytes()[start:].decode(errors="replace")
@@ -101,6 +101,20 @@ class EmbeddedServer:
             time.sleep(0.02)
         self.stop()
         raise ServerError(f"nats-server did not get ready within {timeout:g}s; see {self.log_path}")
+
+    def alive(self) -> bool:
+        """True while the server process runs; a process that died is reaped here (no zombie is left)."""
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit status of a server that died (negative for a signal); None while it runs or before start."""
+        return None if self.proc is None else self.proc.poll()
+
+    def restart(self, timeout: float = 15.0) -> str:
+        """Start the server again after it died (or stop it first): same address, store and configuration."""
+        self.stop()
+        return self.start(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+import msgspec
 
 from .base import Message, Tagged
+from .bounds import AgentId, BeatInterval, Name, Pid, Tally, Timestamp
 
 AgentState = Literal["starting", "ready", "busy", "draining"]
 
@@ -12,15 +15,15 @@ AgentState = Literal["starting", "ready", "busy", "draining"]
 class Register(Message, frozen=True, kw_only=True):
     """Sent by an agent (request) once it is connected and about to pull tasks."""
 
-    agent_id: str
-    pool: str
-    host: str
-    pid: int
-    started_at: float
-    traceparent: str = ""
-    interval: float = 0.0
+    agent_id: AgentId
+    pool: Name
+    host: Name
+    pid: Pid
+    started_at: Timestamp
+    traceparent: Annotated[str, msgspec.Meta(max_length=256)] = ""
+    interval: BeatInterval = 0.0
     """The agent's heartbeat interval (see Heartbeat.interval)."""
-    start_seconds: float = 0.0
+    start_seconds: Annotated[float, msgspec.Meta(ge=0, le=86400)] = 0.0
     """Seconds the agent took to start: from its process beginning to run (a forked agent: from the fork
     server letting it start) to this request; 0 when unknown."""
 
@@ -28,29 +31,29 @@ class Register(Message, frozen=True, kw_only=True):
 class Heartbeat(Message, frozen=True, kw_only=True):
     """Published by an agent every heartbeat interval, and at once when it starts draining."""
 
-    agent_id: str
-    pool: str
-    host: str
-    pid: int
+    agent_id: AgentId
+    pool: Name
+    host: Name
+    pid: Pid
     state: AgentState
-    completed: int = 0
-    failed: int = 0
-    busy_since: float = 0.0
+    completed: Tally = 0
+    failed: Tally = 0
+    busy_since: Timestamp = 0.0
     """When the task in progress started (0 when idle)."""
-    held: int = 0
+    held: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
     """Tasks the agent holds: the one running and any prefetched ones waiting their turn."""
-    sent_at: float = 0.0
-    interval: float = 0.0
+    sent_at: Timestamp = 0.0
+    interval: BeatInterval = 0.0
     """The agent's heartbeat interval: the registry allows three missed beats (0: the registry's default)."""
 
 
 class Deregister(Message, frozen=True, kw_only=True):
     """Sent by an agent (request) after its last task, just before it exits."""
 
-    agent_id: str
-    pool: str
-    completed: int = 0
-    failed: int = 0
+    agent_id: AgentId
+    pool: Name
+    completed: Tally = 0
+    failed: Tally = 0
 
 
 class Ack(Message, frozen=True, kw_only=True):
@@ -82,8 +85,8 @@ class AgentRecord(Message, frozen=True, kw_only=True):
 
 
 class AgentsQuery(Message, frozen=True, kw_only=True):
-    pool: str | None = None
-    host: str | None = None
+    pool: Name | None = None
+    host: Name | None = None
 
 
 class AgentList(Message, frozen=True, kw_only=True):
@@ -114,6 +117,9 @@ class Exited(Tagged, frozen=True, kw_only=True, tag="exited"):
     drained: bool
     """True when the actuator had asked the agent to drain."""
     at: float
+    reason: str = ""
+    """Set when the actuator did not reap the process itself, and why it is gone anyway (an agent of the
+    actuator's previous run, which ended with it); ``code`` is then 0, as it is not known."""
 
 
 class Registered(Tagged, frozen=True, kw_only=True, tag="registered"):

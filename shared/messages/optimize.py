@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from .base import Message, Tagged
+from .bounds import HISTORY_DAYS
 from .pools import DEFAULT_POOL, AutoConfig
 
 DAY = 86400.0
@@ -19,9 +20,9 @@ class Optimize(Tagged, frozen=True, kw_only=True, tag="optimize"):
     of the settings and report the best found beside the current ones."""
 
     pool: str = DEFAULT_POOL
-    since: Annotated[float, msgspec.Meta(gt=0)] = DAY
-    """Seconds of history to replay, back from now."""
-    budget: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    since: Annotated[float, msgspec.Meta(gt=0, le=HISTORY_DAYS * DAY)] = DAY
+    """Seconds of history to replay, back from now (at most the days of history the policy keeps)."""
+    budget: Annotated[float, msgspec.Meta(gt=0, le=1e9)] | None = None
     """The most the pool may cost an hour (in its price's currency): no configuration predicted to cost more
     is recommended. Needs the pool's ``cost_per_agent_hour``."""
     apply: bool = False

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from .base import Message
+from .bounds import DAY, HOUR, MAX_AGENTS
 
 Mode = Literal["manual", "auto"]
 
@@ -17,16 +18,25 @@ DEFAULT_POOL = "default"
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 Share = Annotated[float, msgspec.Meta(ge=0, lt=1)]
+Agents = Annotated[int, msgspec.Meta(ge=0, le=MAX_AGENTS)]
+Window = Annotated[float, msgspec.Meta(ge=0.01, le=DAY)]
+"""A time constant of the auto policy, in seconds: 10 ms (simulations run faster than life) to a day."""
+MiB = Annotated[int, msgspec.Meta(ge=0, le=1_048_576)]
+"""Up to 1 TiB."""
+Price = Annotated[float, msgspec.Meta(ge=0, le=1e6)]
+EnvKey = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+EnvValue = Annotated[str, msgspec.Meta(pattern=r"^[^\x00]{0,4096}$")]
+"""An environment variable's value: up to 4096 characters, no NUL."""
 
 
 class AutoConfig(Message, frozen=True, kw_only=True):
     """How the policy sizes a pool in auto mode (``agentscaler auto``). Stored with the pool's config."""
 
-    min_agents: Annotated[int, msgspec.Meta(ge=0)] = 0
+    min_agents: Agents = 0
     """The fewest agents the policy keeps, 0 to scale to zero when there is no work."""
-    max_agents: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    max_agents: Agents | None = None
     """The most agents the policy starts; None for the pool's ``max_agents``."""
-    target_wait: Positive = 5.0
+    target_wait: Window = 5.0
     """Seconds a task should wait in the queue before an agent starts it (95th percentile)."""
     utilization: Annotated[float, msgspec.Meta(gt=0, le=1)] = 1.0
     """Share of its agents a pool should keep busy under steady load. At 1 (the default) no agent is kept
@@ -34,25 +44,25 @@ class AutoConfig(Message, frozen=True, kw_only=True):
     rule adds agents when the wait would exceed the target. Agents that take longer than ``target_wait`` to
     start get the headroom the target needs on their own (Erlang C). Lower it to trade idle agents for
     shorter waits."""
-    rate_smoothing: Positive = 15.0
+    rate_smoothing: Window = 15.0
     """Seconds over which the arrival rate is smoothed: a burst shows up as backlog at once, while a noisy rate
     must not move the count."""
-    max_step_up: Annotated[int, msgspec.Meta(ge=1)] = 500
+    max_step_up: Annotated[int, msgspec.Meta(ge=1, le=MAX_AGENTS)] = 500
     """The most agents one decision adds."""
-    scale_down_window: Positive = 10.0
+    scale_down_window: Window = 10.0
     """Seconds a lower count must be recommended throughout before the pool shrinks to it (at least three
     times the agents' start time). Agents forked from a warm server start in milliseconds, so this can be
     far shorter than an HPA's 300 s."""
     tolerance: Share = 0.1
     """Relative change below which the count is left alone (no scaling on noise)."""
-    flap_window: Positive = 60.0
+    flap_window: Window = 60.0
     """A scale-up this soon (seconds) after a scale-down is a flap. Up to ten flaps in the last ten flap
     windows are noise being followed; each one beyond doubles the scale-down window (up to 16 times) and
     widens the tolerance a scale-down must clear."""
     predict: bool = True
     """Raise the floor ahead of load that recurs at the same time of day or week (learned from history), for
     pools whose agents take longer than ``target_wait`` to start; faster ones follow the load as it comes."""
-    season: Positive = 86400.0
+    season: Annotated[float, msgspec.Meta(ge=1, le=28 * DAY)] = 86400.0
     """The period the load repeats with, in seconds: a day (86400) or a week (604800)."""
     dry_run: bool = False
     """Compute and publish decisions without applying them (forecast only)."""
@@ -62,32 +72,37 @@ class PoolConfig(Message, frozen=True, kw_only=True):
     """How a pool's agents run. Stored in the ``agentscaler-pools`` bucket under the pool's name."""
 
     name: str
-    handler: str = DEFAULT_HANDLER
+    handler: Annotated[str, msgspec.Meta(max_length=256)] = DEFAULT_HANDLER
     """The task handler, ``module:function``: an async callable taking the payload, returning a JSON-able result."""
-    max_agents: Annotated[int, msgspec.Meta(ge=0)] = 100
+    max_agents: Agents = 100
     """The most agents this pool may run."""
-    ack_wait: Positive = 30.0
+    ack_wait: Annotated[float, msgspec.Meta(ge=1, le=DAY)] = 30.0
     """Seconds a task may go without an ack or in-progress signal before JetStream redelivers it."""
-    max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 3
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
     """Deliveries of a task (handler errors or agent deaths) before it is reported failed."""
-    drain_timeout: Positive = 60.0
+    drain_timeout: Annotated[float, msgspec.Meta(ge=0.1, le=DAY)] = 60.0
     """Seconds a draining agent may take to finish its task before it is killed (its task is redelivered)."""
-    agent_memory_mb: Positive = 16.0
+    task_timeout: Annotated[float, msgspec.Meta(ge=0.1, le=7 * DAY)] = 3600.0
+    """Seconds a task's handler may run. Past it the task fails "timed out after N s" (not retried) and the agent
+    is replaced by a fresh one, even when the handler ignores cancellation or blocks the event loop."""
+    agent_memory_mb: Annotated[float, msgspec.Meta(ge=1, le=1_048_576)] = 16.0
     """Memory budgeted per agent before any agent has been measured. A forked agent costs ~10 MiB (PSS); set
     ~40 for pools with spawn = "exec"."""
-    agent_memory_limit_mb: Annotated[int, msgspec.Meta(ge=0)] = 256
-    """Hard memory limit per agent slot, where the actuator runs pools in cgroups: the pool's cgroup may use this
-    times its slots (``max_agents``, or the agents running if more, plus one for the fork server); past that the
-    kernel's OOM killer ends the largest of its processes. 0 for no limit."""
-    agent_pids_limit: Annotated[int, msgspec.Meta(ge=0)] = 32
+    agent_memory_limit_mb: MiB = 256
+    """Hard memory limit per agent, in MiB: each agent's data size (``RLIMIT_DATA``) is capped at this, so a handler
+    that allocates past it fails its task "out of memory (limit N MiB)" and the agent is replaced. Where the
+    actuator runs pools in cgroups, the pool's cgroup may also use this times its slots (``max_agents``, or the
+    agents running if more, plus one for the fork server); past that the kernel's OOM killer ends the largest of
+    its processes. 0 for no limit."""
+    agent_pids_limit: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 32
     """Processes and threads allowed per agent slot in the pool's cgroup (pids.max), so a handler cannot
     fork-bomb the host. An agent uses one to a few (an exporter thread, the event loop's resolver threads).
     0 for no limit."""
-    heartbeat_interval: Positive = 15.0
+    heartbeat_interval: Annotated[float, msgspec.Meta(ge=0.1, le=300)] = 15.0
     """Seconds between an agent's heartbeats (busy/ready changes are reported within a second anyway); the
     registry declares an agent lost after three missed beats. Each beat costs CPU: 1000 agents at 15 s are
     ~70 messages a second."""
-    pull_timeout: Positive = 30.0
+    pull_timeout: Annotated[float, msgspec.Meta(ge=0.1, le=HOUR)] = 30.0
     """Seconds an idle agent's pull request waits for a task before it is renewed. A draining agent ends its
     pull at once, so a long one costs nothing at scale-down."""
     prefetch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1
@@ -95,14 +110,14 @@ class PoolConfig(Message, frozen=True, kw_only=True):
     holds no task it is not running. Raise it (e.g. 16) for many short tasks: one pull then serves several,
     at the cost of tasks queueing behind each other in one agent while another may be idle (a waiting task
     gets in-progress signals, so it is not redelivered meanwhile)."""
-    env: dict[str, str] = {}
+    env: Annotated[dict[EnvKey, EnvValue], msgspec.Meta(max_length=256)] = {}
     """Extra environment variables for the pool's agents (handler settings)."""
     auto: AutoConfig = AutoConfig()
     """The policy's settings for this pool in auto mode."""
-    cost_per_agent_hour: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    cost_per_agent_hour: Price = 0.0
     """What an agent of this pool costs an hour running, in any currency (0: not priced). ``status`` reports
     the pool's burn rate and the cost of its last hour and day from it."""
-    cost_per_task: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    cost_per_task: Price = 0.0
     """What a finished task costs on top (e.g. its LLM tokens), in the same currency (0: not priced)."""
     spawn: Literal["fork", "exec"] = "fork"
     """How agents start: forked from the pool's preloaded fork server (fast, small), or as fresh interpreters

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from .base import Message
+from .bounds import Name
 from .decisions import DecisionEvent
 from .optimize import Optimized
 from .pools import AutoConfig, Mode
@@ -175,6 +176,9 @@ class PoolSnapshot(Message, frozen=True, kw_only=True):
     """In auto mode, the hosts whose CPU is at or above ``shared.capacity.CPU_CEILING``, in words (``host CPU
     at 97%``, with ``on h2`` when several hosts are known): auto mode adds no agent until it falls. Empty
     otherwise."""
+    problems: list[str] = []
+    """Why the pool's agents cannot run, as each live actuator that runs the pool reports it: a handler or env
+    its host does not allow (the actuator's ``handlers`` / ``env_keys``), or a handler that cannot be loaded."""
 
 
 class Snapshot(Message, frozen=True, kw_only=True):
@@ -188,4 +192,4 @@ class Snapshot(Message, frozen=True, kw_only=True):
 
 
 class StatusQuery(Message, frozen=True, kw_only=True):
-    pool: str | None = None
+    pool: Name | None = None

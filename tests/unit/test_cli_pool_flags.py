@@ -77,7 +77,7 @@ def test_a_flags_help_is_its_fields_docstring_and_default(name):
 def test_parsing_every_flag():
     args = parse(
         "--handler", "m:f", "--max-agents", "4", "--ack-wait", "3", "--max-attempts", "2", "--drain-timeout", "30",
-        "--agent-memory-mb", "40", "--agent-memory-limit-mb", "0", "--agent-pids-limit", "8",
+        "--task-timeout", "600", "--agent-memory-mb", "40", "--agent-memory-limit-mb", "0", "--agent-pids-limit", "8",
         "--heartbeat-interval", "0.5", "--pull-timeout", "1", "--prefetch", "16", "--env", "A=1", "--env", "B=2",
         "--cost-per-agent-hour", "0.12", "--cost-per-task", "0", "--spawn", "exec",
     )  # fmt: skip
@@ -87,6 +87,7 @@ def test_parsing_every_flag():
         "ack_wait": 3.0,
         "max_attempts": 2,
         "drain_timeout": 30.0,
+        "task_timeout": 600.0,
         "agent_memory_mb": 40.0,
         "agent_memory_limit_mb": 0,
         "agent_pids_limit": 8,

@@ -25,6 +25,7 @@ from agentscaler.shared.messages.commands import (
 from agentscaler.shared.messages.pools import DEFAULT_HANDLER, DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import Snapshot
 from agentscaler.shared.messages.tasks import TaskResult
+from agentscaler.shared.subjects import NAME_PATTERN
 
 from . import builders as b
 from .builders import PROPERTY
@@ -186,16 +187,16 @@ def test_scale_round_trips(cmd):
 @PROPERTY
 @given(
     st.builds(
-        Heartbeat,
-        agent_id=TEXT,
-        pool=TEXT,
-        host=TEXT,
-        pid=st.integers(0, 2**31),
+        Heartbeat,  # every heartbeat in the documented ranges (tests/unit/test_bounds.py: the others are refused)
+        agent_id=st.from_regex(r"[A-Za-z0-9_-]{1,200}", fullmatch=True),
+        pool=st.from_regex(NAME_PATTERN, fullmatch=True),
+        host=st.from_regex(NAME_PATTERN, fullmatch=True),
+        pid=st.integers(1, 2**31 - 1),
         state=st.sampled_from(["starting", "ready", "busy", "draining"]),
         completed=st.integers(0, 2**40),
         failed=st.integers(0, 2**40),
-        busy_since=FLOATS,
-        sent_at=FLOATS,
+        busy_since=st.floats(0, 1e10),
+        sent_at=st.floats(0, 1e10),
     )
 )
 def test_heartbeat_round_trips(hb):

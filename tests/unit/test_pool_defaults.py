@@ -13,7 +13,15 @@ from agentscaler.shared.messages.optimize import Optimize
 from agentscaler.shared.messages.pools import DEFAULT_POOL, POOL_DEFAULTS, PoolConfig
 from agentscaler.shared.settings import load
 
-POOL_SETTINGS = {"handler", "ack_wait", "max_attempts", "heartbeat_interval", "pull_timeout", "prefetch"}
+POOL_SETTINGS = {
+    "handler",
+    "ack_wait",
+    "max_attempts",
+    "heartbeat_interval",
+    "pull_timeout",
+    "prefetch",
+    "task_timeout",
+}
 """The agent settings that are pool settings (``pool`` is the pool's ``name``)."""
 
 
@@ -38,7 +46,15 @@ def test_an_agents_pool_settings_default_to_the_pools():
 
 def test_the_actuator_gives_an_agent_every_pool_setting_of_its_pool():
     pool = PoolConfig(
-        name="p", handler="m:f", ack_wait=7.0, max_attempts=5, heartbeat_interval=2.0, pull_timeout=3.0, prefetch=4
+        name="p",
+        handler="m:f",
+        ack_wait=7.0,
+        max_attempts=5,
+        heartbeat_interval=2.0,
+        pull_timeout=3.0,
+        prefetch=4,
+        task_timeout=9.0,
+        agent_memory_limit_mb=77,
     )
     assert all(getattr(pool, name) != getattr(POOL_DEFAULTS, name) for name in POOL_SETTINGS)  # each one checked
     env = agent_environment(ActuatorSettings(spawn_concurrency=9), pool, "p-1", "")
@@ -46,6 +62,7 @@ def test_the_actuator_gives_an_agent_every_pool_setting_of_its_pool():
     for name in POOL_SETTINGS:
         assert getattr(agent, name) == getattr(pool, name), name
     assert (agent.pool, agent.agent_id, agent.spawn_concurrency) == ("p", "p-1", 9)
+    assert agent.memory_limit_mb == pool.agent_memory_limit_mb
 
 
 def test_spawn_concurrency_has_one_default():

@@ -16,6 +16,9 @@ class Ready(msgspec.Struct, frozen=True, tag="ready"):
     """Fork server -> actuator: preloaded, taking requests."""
 
     pid: int
+    error: str = ""
+    """Why the pool's handler cannot be loaded ("" when it loaded): its agents start, fail the pool's queued
+    tasks with this reason and exit."""
 
 
 class ChildStarted(msgspec.Struct, frozen=True, tag="spawned"):

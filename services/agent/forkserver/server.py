@@ -33,6 +33,7 @@ from agentscaler.shared.children import set_parent_death_signal
 from agentscaler.shared.codec import decoder
 from agentscaler.shared.telemetry.tracing import resource as tracing_resource
 
+from ..handler import HandlerError
 from ..main import EXIT_CONFIG, load_or_error, run_agent, settings_from_env
 from ..runtime import DECODED
 from ..settings import DEFAULT_SPAWN_CONCURRENCY
@@ -87,7 +88,7 @@ class ForkServer:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal Ctrl-C reaches the agents and the actuator
         gc.collect()
         gc.freeze()  # children share the preloaded heap instead of copying it when their GC walks it
-        self._report(Ready(pid=os.getpid()))
+        self._report(Ready(pid=os.getpid(), error=str(handler) if isinstance(handler, HandlerError) else ""))
         sel = selectors.DefaultSelector()
         sel.register(sys.stdin.fileno(), selectors.EVENT_READ, "stdin")
         sel.register(self.wake_r, selectors.EVENT_READ, "signal")

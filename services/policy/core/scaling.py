@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agentscaler.shared.messages.commands import Scale
-from agentscaler.shared.messages.pools import DesiredState, PoolConfig
+from agentscaler.shared.messages.pools import AutoConfig, DesiredState, PoolConfig
 
 from .capacity import Capacity
 
@@ -15,6 +15,17 @@ class ScaleRefused(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def check_auto(pool: str, auto: AutoConfig) -> None:
+    """Refuse auto settings whose fields are each in range but contradict each other (:class:`ScaleRefused`)."""
+    if auto.max_agents is not None and auto.min_agents > auto.max_agents:
+        raise ScaleRefused(
+            "bad_request",
+            f"auto min_agents {auto.min_agents} is above max_agents {auto.max_agents} for pool {pool!r}: "
+            f"give --min at most --max, e.g. `agentscaler auto --pool {pool} --min {auto.max_agents} "
+            f"--max {auto.max_agents}`",
+        )
 
 
 def plan_scale(cmd: Scale, pool: PoolConfig, state: DesiredState, cap: Capacity | None) -> tuple[int, str]:

@@ -1,0 +1,1 @@
+"""Who may do what on the bus: the roles' subject permissions and the nats-server authorization made from them."""

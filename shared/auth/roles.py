@@ -1,0 +1,236 @@
+"""The roles and their subject permissions: one table, pure data made from the names in ``shared/subjects.py``.
+
+The server authorization (``agentscaler auth init``) and the table in docs/security.md are both generated from
+:func:`roles`. ``INBOX`` stands for the user's own reply inbox, ``_INBOX.<its public key>.>``: a client that
+connects with an nkey uses that prefix for its replies (``shared/auth/inbox.py``), so no user can read the
+replies (task deliveries, results, status) meant for another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .. import subjects as s
+
+INBOX = "_INBOX.{user}.>"
+"""Placeholder for the user's own reply inbox; the server config names the user's public key in it."""
+
+JS = "$JS.API"
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    summary: str
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+    publish_deny: tuple[str, ...] = ()
+    subscribe_deny: tuple[str, ...] = ()
+    responses: bool = False
+    """Whether it may answer requests (``allow_responses``: one reply to each request it received)."""
+
+
+def stream_info(stream: str) -> list[str]:
+    return [f"{JS}.STREAM.INFO.{stream}"]
+
+
+def stream_manage(stream: str) -> list[str]:
+    """Create the stream or bring its settings up to date."""
+    return [f"{JS}.STREAM.{verb}.{stream}" for verb in ("INFO", "CREATE", "UPDATE")]
+
+
+def stream_read(stream: str) -> list[str]:
+    """Read a stream through consumers of one's own (KV watches, history reads) and single-message gets."""
+    return [
+        *stream_info(stream),
+        f"{JS}.CONSUMER.CREATE.{stream}",
+        f"{JS}.CONSUMER.CREATE.{stream}.>",
+        f"{JS}.CONSUMER.INFO.{stream}.*",
+        f"{JS}.CONSUMER.DELETE.{stream}.*",
+        f"{JS}.CONSUMER.MSG.NEXT.{stream}.*",
+        f"{JS}.STREAM.MSG.GET.{stream}",
+        f"{JS}.DIRECT.GET.{stream}",
+        f"{JS}.DIRECT.GET.{stream}.>",
+        f"$JS.FC.{stream}.>",
+    ]
+
+
+def kv_stream(bucket: str) -> str:
+    return f"KV_{bucket}"
+
+
+def kv_read(bucket: str) -> list[str]:
+    return stream_read(kv_stream(bucket))
+
+
+def kv_get(bucket: str, keys: str = ">") -> list[str]:
+    """Get single keys (``keys``: a subject pattern of keys), nothing else. A bucket made with ``allow_direct``
+    is read by subject; one without it, by a request that names the key in its body, which permissions cannot
+    limit: that is granted only when every key may be read."""
+    stream = kv_stream(bucket)
+    by_body = [f"{JS}.STREAM.MSG.GET.{stream}"] if keys == ">" else []
+    return [*stream_info(stream), f"{JS}.DIRECT.GET.{stream}.$KV.{bucket}.{keys}", *by_body]
+
+
+def kv_write(bucket: str) -> list[str]:
+    """Open (creating it if missing), read and write a bucket."""
+    return [f"{JS}.STREAM.CREATE.{kv_stream(bucket)}", *kv_read(bucket), f"$KV.{bucket}.>"]
+
+
+def kv_open(bucket: str) -> list[str]:
+    """Open (creating it if missing) and read a bucket: a service may start before the bucket's writer."""
+    return [f"{JS}.STREAM.CREATE.{kv_stream(bucket)}", *kv_read(bucket)]
+
+
+ANY_TASK_STREAM = "*"
+"""Task streams are named ``agentscaler-tasks-<pool>``, one subject token: for all pools, a wildcard on it."""
+ANY_POOL = "*"
+
+AGENT_EVENT = s.agent_event_subject
+HISTORY_READ = stream_read(s.HISTORY_STREAM)
+
+
+def _task_streams(pools: Sequence[str]) -> list[str]:
+    return [ANY_TASK_STREAM] if not pools else [s.task_stream(p) for p in pools]
+
+
+def _pools(pools: Sequence[str]) -> list[str]:
+    return [ANY_POOL] if not pools else list(pools)
+
+
+def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
+    """Every role, by name. ``pools``: the pools a submitter may submit to and read the results of (empty: all)."""
+    viewer_pub = [
+        s.STATUS,
+        s.REGISTRY_QUERY,
+        s.COMMAND_READ,
+        *HISTORY_READ,
+        *kv_get(s.RESULTS_BUCKET),
+    ]
+    viewer_sub = [INBOX, f"{s.PREFIX}.evt.>"]
+    table = [
+        Role("admin", "everything, including pool definitions", (">",), (">",), responses=True),
+        Role(
+            "operator",
+            "scale, auto/manual, optimize, status, agents, history, results; not pool definitions",
+            (s.COMMAND_OPERATE, s.OPTIMIZE, *viewer_pub),
+            tuple(viewer_sub),
+        ),
+        Role(
+            "submitter",
+            "submit tasks to its pools and read their results",
+            tuple(
+                [s.task_subject(p) for p in _pools(pools)]
+                + [f for st in _task_streams(pools) for f in stream_info(st)]
+                + [f for p in pools for f in kv_get(s.RESULTS_BUCKET, f"{p}.>")]
+                + ([] if pools else kv_get(s.RESULTS_BUCKET))
+            ),
+            (INBOX,),
+        ),
+        Role("viewer", "status, agents, pools, history, results: read only", tuple(viewer_pub), tuple(viewer_sub)),
+        Role(
+            "policy",
+            "the policy service: commands, pools, desired counts, decisions, task queues",
+            (
+                s.decision_subject("*"),
+                s.history_subject("*"),
+                s.optimize_event_subject("*"),
+                f"{JS}.STREAM.INFO.*",
+                f"{JS}.STREAM.CREATE.*",
+                f"{JS}.STREAM.UPDATE.*",
+                f"{JS}.CONSUMER.CREATE.*.{s.TASK_CONSUMER}",
+                f"{JS}.CONSUMER.DURABLE.CREATE.*.{s.TASK_CONSUMER}",
+                *HISTORY_READ,
+                *kv_write(s.POOLS_BUCKET),
+                *kv_write(s.DESIRED_BUCKET),
+                *kv_write(s.OPTIMIZE_BUCKET),
+                *kv_open(s.HOSTS_BUCKET),
+            ),
+            (
+                INBOX,
+                s.COMMAND,
+                s.COMMAND_OPERATE,
+                s.COMMAND_READ,
+                s.OPTIMIZE,
+                s.snapshot_subject("*"),
+                s.task_subject("*"),
+            ),
+            responses=True,
+        ),
+        Role(
+            "monitor",
+            "the monitor service: snapshots and status",
+            (
+                s.snapshot_subject("*"),
+                s.REGISTRY_QUERY,
+                f"{JS}.STREAM.NAMES",  # to find the results bucket's stream by subject
+                f"{JS}.CONSUMER.INFO.*.{s.TASK_CONSUMER}",
+                *HISTORY_READ,
+                *kv_open(s.POOLS_BUCKET),
+                *kv_open(s.DESIRED_BUCKET),
+                *kv_open(s.OPTIMIZE_BUCKET),
+                *kv_open(s.HOSTS_BUCKET),
+                *kv_open(s.RESULTS_BUCKET),
+            ),
+            (INBOX, s.STATUS, s.snapshot_subject("*"), s.decision_subject("*")),
+            responses=True,
+        ),
+        Role(
+            "registry",
+            "the registry service: the agent table and the agents' lifecycle events",
+            (
+                AGENT_EVENT("registered"),
+                AGENT_EVENT("deregistered"),
+                AGENT_EVENT("lost"),
+                *kv_write(s.AGENTS_BUCKET),
+            ),
+            (
+                INBOX,
+                s.REGISTRY_QUERY,
+                s.AGENT_REGISTER,
+                s.AGENT_DEREGISTER,
+                s.heartbeat_subject("*"),
+                AGENT_EVENT("spawned"),
+                AGENT_EVENT("exited"),
+            ),
+            responses=True,
+        ),
+        Role(
+            "actuator",
+            "the actuator service: starts and stops agents",
+            (
+                AGENT_EVENT("spawned"),
+                AGENT_EVENT("exited"),
+                s.REGISTRY_QUERY,
+                *kv_open(s.POOLS_BUCKET),
+                *kv_open(s.DESIRED_BUCKET),
+                *kv_write(s.HOSTS_BUCKET),
+            ),
+            (INBOX, AGENT_EVENT("lost")),
+        ),
+        Role(
+            "agent",
+            "agents: pull and ack tasks, write results, heartbeat, register and deregister; nothing else",
+            (
+                f"{JS}.CONSUMER.INFO.*.{s.TASK_CONSUMER}",
+                f"{JS}.CONSUMER.MSG.NEXT.*.{s.TASK_CONSUMER}",
+                f"$JS.ACK.*.{s.TASK_CONSUMER}.>",
+                *kv_get(s.RESULTS_BUCKET),
+                f"$KV.{s.RESULTS_BUCKET}.>",
+                f"{JS}.STREAM.CREATE.{kv_stream(s.ATTEMPTS_BUCKET)}",  # the first agent makes it
+                *kv_get(s.ATTEMPTS_BUCKET),
+                f"$KV.{s.ATTEMPTS_BUCKET}.>",
+                s.heartbeat_subject("*"),
+                s.AGENT_REGISTER,
+                s.AGENT_DEREGISTER,
+            ),
+            (INBOX,),
+        ),
+    ]
+    return {role.name: role for role in table}
+
+
+ROLE_NAMES = tuple(roles())
+"""Every role, the humans' first, then the services', then the agents'."""
+SERVICE_ROLES = ("policy", "monitor", "registry", "actuator")

@@ -1,0 +1,232 @@
+"""Limits a handler cannot escape, with real agents against a real nats-server: a task past its deadline fails
+"timed out" (awaiting forever, swallowing cancellation or blocking the event loop), a handler past the
+agent's memory limit fails "out of memory", and each time the agent exits to be replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from nats.aio.client import Client
+from structlog.testing import capture_logs
+
+from agentscaler.services.actuator import service as actuator
+from agentscaler.services.actuator.cgroups import detect
+from agentscaler.services.actuator.processes import agent_environment
+from agentscaler.services.actuator.settings import ActuatorSettings
+from agentscaler.services.agent.limits import BLOCKED_GRACE
+from agentscaler.services.agent.main import EXIT_CONFIG, EXIT_RECYCLED
+from agentscaler.services.cli.client import Client as AgentscalerClient
+from agentscaler.services.registry import service as registry
+from agentscaler.services.registry.settings import RegistrySettings
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.jetstream import bucket, ensure_task_queue, get_struct, put_struct
+from agentscaler.shared.bus.server import EmbeddedServer
+from agentscaler.shared.messages.agents import Exited, Spawned
+from agentscaler.shared.messages.pools import DesiredState, PoolConfig
+from agentscaler.shared.messages.tasks import TaskResult
+from tests.conftest import eventually
+from tests.services import agent_events, next_event, running
+
+pytestmark = pytest.mark.asyncio
+
+HANDLERS = "tests.limit_handlers"
+
+
+@contextmanager
+def agent(server: EmbeddedServer, pool: PoolConfig) -> Iterator[subprocess.Popen[str]]:
+    """One agent started by exec with the pool's settings (as the actuator gives them), its output captured;
+    stopped (SIGTERM) at the end of the block if still running."""
+    env = agent_environment(ActuatorSettings(nats_url=server.url), pool, f"lim-{uuid.uuid4().hex[:8]}", "")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentscaler.services.agent"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait(30)
+
+
+async def result_of(nc: Client, pool: str, task_id: str, timeout: float = 30) -> TaskResult:
+    results = await bucket(nc.jetstream(), subjects.RESULTS_BUCKET)
+
+    async def stored() -> TaskResult | None:
+        found = await get_struct(results, subjects.result_key(pool, task_id), TaskResult)
+        return None if found is None else found[0]
+
+    return await eventually(stored, timeout=timeout, what=f"the result of task {task_id}")
+
+
+async def settled(nc: Client, pool: str) -> tuple[int, int, int]:
+    """(pending, ack pending, deliveries) of the pool's task consumer."""
+    info = await nc.jetstream().consumer_info(subjects.task_stream(pool), subjects.TASK_CONSUMER)
+    return info.num_pending, info.num_ack_pending, info.delivered.consumer_seq
+
+
+@pytest.mark.parametrize("handler", ["hang", "stubborn", "block"])
+async def test_a_handler_past_its_deadline_fails_timed_out_and_its_agent_exits(
+    nats_server: EmbeddedServer, nc: Client, handler: str
+) -> None:
+    """Awaiting forever, swallowing the cancellation, or blocking the event loop with a sync sleep: the task
+    fails "timed out after 1 s" at its first delivery, is not redelivered, and the agent exits to be replaced."""
+    pool = PoolConfig(name=f"t-{handler}", handler=f"{HANDLERS}:{handler}", task_timeout=1.0, pull_timeout=1.0)
+    await ensure_task_queue(nc.jetstream(), pool)
+    [task_id] = await AgentscalerClient(nc).submit(pool.name, [{}])
+    with agent(nats_server, pool) as proc:
+        result = await result_of(nc, pool.name, task_id)
+        code = await asyncio.to_thread(proc.wait, 30)
+        output = proc.stdout.read() if proc.stdout else ""
+    assert (result.status, result.error, result.attempts) == ("failed", "timed out after 1 s", 1), output
+    assert 1.0 <= result.finished_at - result.started_at < 1.0 + BLOCKED_GRACE + 3.0
+    assert code == EXIT_RECYCLED, output[-3000:]
+    assert "agent exits to be replaced" in output, output[-3000:]
+    assert await settled(nc, pool.name) == (0, 0, 1)  # acked, never redelivered
+
+
+async def test_a_handler_past_the_memory_limit_fails_out_of_memory_and_its_agent_exits(
+    nats_server: EmbeddedServer, nc: Client
+) -> None:
+    pool = PoolConfig(name="hog", handler=f"{HANDLERS}:hog", agent_memory_limit_mb=160, pull_timeout=1.0)
+    await ensure_task_queue(nc.jetstream(), pool)
+    [task_id] = await AgentscalerClient(nc).submit(pool.name, [{}])
+    with agent(nats_server, pool) as proc:
+        result = await result_of(nc, pool.name, task_id)
+        code = await asyncio.to_thread(proc.wait, 30)
+        output = proc.stdout.read() if proc.stdout else ""
+    assert (result.status, result.error, result.attempts) == ("failed", "out of memory (limit 160 MiB)", 1), output
+    assert code == EXIT_RECYCLED, output[-3000:]
+    assert await settled(nc, pool.name) == (0, 0, 1)
+
+
+async def test_an_agent_whose_memory_limit_is_below_what_it_needs_to_start_exits_2_saying_so(
+    nats_server: EmbeddedServer, nc: Client
+) -> None:
+    pool = PoolConfig(name="tiny", agent_memory_limit_mb=8)
+    await ensure_task_queue(nc.jetstream(), pool)
+    with agent(nats_server, pool) as proc:
+        code = await asyncio.to_thread(proc.wait, 30)
+        output = proc.stdout.read() if proc.stdout else ""
+    assert code == EXIT_CONFIG, output[-3000:]
+    assert "agent_memory_limit_mb 8 is too low" in output and "agentscaler pool set" in output, output[-3000:]
+
+
+async def test_the_actuator_replaces_an_agent_whose_task_timed_out_and_forked_agents_have_the_memory_limit(
+    nats_server: EmbeddedServer, nc: Client
+) -> None:
+    """Through the actuator, with forked agents: the hung task fails "timed out", its agent exits and a new
+    one takes its place and runs the next task, under the pool's per-agent memory limit."""
+    pool = PoolConfig(
+        name="recycle",
+        task_timeout=1.0,
+        agent_memory_limit_mb=200,
+        heartbeat_interval=0.5,
+        pull_timeout=1.0,
+        drain_timeout=20,
+    )
+    host = f"it-{uuid.uuid4().hex[:8]}"
+    js = nc.jetstream()
+    await ensure_task_queue(js, pool)
+    await put_struct(await bucket(js, subjects.POOLS_BUCKET), pool.name, pool)
+    events = await agent_events(nc)
+    client = AgentscalerClient(nc)
+    settings = ActuatorSettings(nats_url=nats_server.url, host=host, reconcile_interval=0.1, min_uptime=0.1)
+    async with (
+        running(registry.run, RegistrySettings(nats_url=nats_server.url, host=host)),
+        running(actuator.run, settings),
+    ):
+        await put_struct(await bucket(js, subjects.DESIRED_BUCKET), pool.name, DesiredState(pool=pool.name, desired=1))
+        first = await next_event(events, Spawned)
+        [hung] = await client.submit(pool.name, [{"sleep": 3600}])  # the example handler, awaiting an hour
+        result = await result_of(nc, pool.name, hung)
+        assert (result.status, result.error, result.agent_id) == ("failed", "timed out after 1 s", first.agent_id)
+        exited = await next_event(events, Exited)
+        assert (exited.agent_id, exited.code, exited.drained) == (first.agent_id, EXIT_RECYCLED, False)
+        second = await next_event(events, Spawned)
+        assert second.agent_id != first.agent_id
+        [quick] = await client.submit(pool.name, [{"sleep": 0}])
+        done = await result_of(nc, pool.name, quick)
+        assert (done.status, done.agent_id) == ("ok", second.agent_id)
+        await put_struct(await bucket(js, subjects.DESIRED_BUCKET), pool.name, DesiredState(pool=pool.name, desired=0))
+        assert (await next_event(events, Exited)).agent_id == second.agent_id
+
+
+async def test_forked_agents_run_under_the_per_agent_memory_limit_and_a_hog_fails_out_of_memory(
+    nats_server: EmbeddedServer, nc: Client
+) -> None:
+    """Forked agents inherit the fork server's preloaded heap: at the default limit an agent still has most of
+    it free, and a hog in a forked agent fails "out of memory" like one started by exec."""
+    host = f"it-{uuid.uuid4().hex[:8]}"
+    js = nc.jetstream()
+    pools = await bucket(js, subjects.POOLS_BUCKET)
+    desired = await bucket(js, subjects.DESIRED_BUCKET)
+    probe = PoolConfig(name="probe", handler=f"{HANDLERS}:limits", heartbeat_interval=0.5, pull_timeout=1.0)
+    hog = PoolConfig(name="fhog", handler=f"{HANDLERS}:hog", agent_memory_limit_mb=200, pull_timeout=1.0)
+    for pool in (probe, hog):
+        await ensure_task_queue(js, pool)
+        await put_struct(pools, pool.name, pool)
+    events = await agent_events(nc)
+    client = AgentscalerClient(nc)
+    settings = ActuatorSettings(
+        nats_url=nats_server.url, host=host, reconcile_interval=0.1, min_uptime=0.1, handlers=[HANDLERS]
+    )
+    async with running(actuator.run, settings):
+        await put_struct(desired, probe.name, DesiredState(pool=probe.name, desired=1))
+        [task_id] = await client.submit(probe.name, [{}])
+        measured = await result_of(nc, probe.name, task_id)
+        assert measured.status == "ok", measured.error
+        assert measured.result["data_limit_mb"] == PoolConfig(name="x").agent_memory_limit_mb == 256
+        assert measured.result["data_mb"] < 128, measured.result  # the preloaded heap leaves room to work
+
+        await put_struct(desired, hog.name, DesiredState(pool=hog.name, desired=1))
+        [task_id] = await client.submit(hog.name, [{}])
+        result = await result_of(nc, hog.name, task_id)
+        assert (result.status, result.error) == ("failed", "out of memory (limit 200 MiB)")
+        exited = await next_event(events, Exited)
+        assert (exited.pool, exited.code) == (hog.name, EXIT_RECYCLED)
+        for pool in (probe, hog):
+            await put_struct(desired, pool.name, DesiredState(pool=pool.name, desired=0))
+
+
+async def test_an_agent_killed_by_the_kernels_oom_killer_is_reported_as_such(
+    nats_server: EmbeddedServer, nc: Client
+) -> None:
+    """Memory the per-agent limit does not count (shared memory) fills the pool's cgroup: the kernel kills the
+    agent, and the actuator says why it died."""
+    if detect("auto")[0] is None:
+        pytest.skip("no writable cgroup backend on this machine")
+    host = f"it-{uuid.uuid4().hex[:8]}"
+    pool = PoolConfig(
+        name="oom", handler=f"{HANDLERS}:shared_hog", max_agents=1, agent_memory_limit_mb=96, pull_timeout=1.0
+    )
+    js = nc.jetstream()
+    await ensure_task_queue(js, pool)
+    await put_struct(await bucket(js, subjects.POOLS_BUCKET), pool.name, pool)
+    events = await agent_events(nc)
+    settings = ActuatorSettings(
+        nats_url=nats_server.url, host=host, reconcile_interval=0.1, min_uptime=0.1, handlers=[HANDLERS]
+    )
+    with capture_logs() as logs:
+        async with running(actuator.run, settings):
+            await put_struct(
+                await bucket(js, subjects.DESIRED_BUCKET), pool.name, DesiredState(pool=pool.name, desired=1)
+            )
+            first = await next_event(events, Spawned)
+            await AgentscalerClient(nc).submit(pool.name, [{}])
+            exited = await next_event(events, Exited)
+            assert (exited.agent_id, exited.code) == (first.agent_id, -9)
+            await put_struct(
+                await bucket(js, subjects.DESIRED_BUCKET), pool.name, DesiredState(pool=pool.name, desired=0)
+            )
+    killed = [e for e in logs if e["event"].startswith("agent killed by the kernel's OOM killer")]
+    assert len(killed) == 1, [e["event"] for e in logs]  # the one agent that died, and only once
