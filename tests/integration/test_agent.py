@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import pytest
 from nats.aio.client import Client
@@ -19,13 +17,13 @@ from agentscaler.shared.bus.jetstream import bucket, ensure_task_queue, get_stru
 from agentscaler.shared.bus.server import EmbeddedServer
 from agentscaler.shared.messages.pools import PoolConfig
 from agentscaler.shared.messages.tasks import TaskResult
+from tests.agents import exec_agent
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.asyncio
 
 
-@contextmanager
-def agent(server: EmbeddedServer, pool: PoolConfig) -> Iterator[subprocess.Popen[str]]:
+def agent(server: EmbeddedServer, pool: PoolConfig) -> AbstractContextManager[subprocess.Popen[str]]:
     """One agent started by exec, its log lines captured; stopped (SIGTERM) at the end of the block."""
     env = os.environ | {
         "AGENTSCALER_AGENT_NATS_URL": server.url,
@@ -35,19 +33,7 @@ def agent(server: EmbeddedServer, pool: PoolConfig) -> Iterator[subprocess.Popen
         "AGENTSCALER_AGENT_PREFETCH": str(pool.prefetch),
         "AGENTSCALER_AGENT_PULL_TIMEOUT": str(pool.pull_timeout),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentscaler.services.agent"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(30)
+    return exec_agent(env)
 
 
 async def test_an_agent_of_a_pool_without_a_task_queue_exits_2_saying_what_to_do(

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import pytest
 from nats.aio.client import Client
@@ -30,6 +28,7 @@ from agentscaler.shared.bus.server import EmbeddedServer
 from agentscaler.shared.messages.agents import Exited, Spawned
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.messages.tasks import TaskResult
+from tests.agents import exec_agent
 from tests.conftest import eventually
 from tests.services import agent_events, next_event, running
 
@@ -38,24 +37,11 @@ pytestmark = pytest.mark.asyncio
 HANDLERS = "tests.limit_handlers"
 
 
-@contextmanager
-def agent(server: EmbeddedServer, pool: PoolConfig) -> Iterator[subprocess.Popen[str]]:
+def agent(server: EmbeddedServer, pool: PoolConfig) -> AbstractContextManager[subprocess.Popen[str]]:
     """One agent started by exec with the pool's settings (as the actuator gives them), its output captured;
     stopped (SIGTERM) at the end of the block if still running."""
     env = agent_environment(ActuatorSettings(nats_url=server.url), pool, f"lim-{uuid.uuid4().hex[:8]}", "")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentscaler.services.agent"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(30)
+    return exec_agent(env)
 
 
 async def result_of(nc: Client, pool: str, task_id: str, timeout: float = 30) -> TaskResult:
@@ -66,6 +52,18 @@ async def result_of(nc: Client, pool: str, task_id: str, timeout: float = 30) ->
         return None if found is None else found[0]
 
     return await eventually(stored, timeout=timeout, what=f"the result of task {task_id}")
+
+
+async def one_task(server: EmbeddedServer, nc: Client, pool: PoolConfig) -> tuple[TaskResult, int, str]:
+    """One task submitted to a fresh ``pool`` and run by one agent: its result, the agent's exit status and
+    what the agent printed."""
+    await ensure_task_queue(nc.jetstream(), pool)
+    [task_id] = await AgentscalerClient(nc).submit(pool.name, [{}])
+    with agent(server, pool) as proc:
+        result = await result_of(nc, pool.name, task_id)
+        code = await asyncio.to_thread(proc.wait, 30)
+        output = proc.stdout.read() if proc.stdout else ""
+    return result, code, output
 
 
 async def settled(nc: Client, pool: str) -> tuple[int, int, int]:
@@ -81,12 +79,7 @@ async def test_a_handler_past_its_deadline_fails_timed_out_and_its_agent_exits(
     """Awaiting forever, swallowing the cancellation, or blocking the event loop with a sync sleep: the task
     fails "timed out after 1 s" at its first delivery, is not redelivered, and the agent exits to be replaced."""
     pool = PoolConfig(name=f"t-{handler}", handler=f"{HANDLERS}:{handler}", task_timeout=1.0, pull_timeout=1.0)
-    await ensure_task_queue(nc.jetstream(), pool)
-    [task_id] = await AgentscalerClient(nc).submit(pool.name, [{}])
-    with agent(nats_server, pool) as proc:
-        result = await result_of(nc, pool.name, task_id)
-        code = await asyncio.to_thread(proc.wait, 30)
-        output = proc.stdout.read() if proc.stdout else ""
+    result, code, output = await one_task(nats_server, nc, pool)
     assert (result.status, result.error, result.attempts) == ("failed", "timed out after 1 s", 1), output
     assert 1.0 <= result.finished_at - result.started_at < 1.0 + BLOCKED_GRACE + 3.0
     assert code == EXIT_RECYCLED, output[-3000:]
@@ -98,12 +91,7 @@ async def test_a_handler_past_the_memory_limit_fails_out_of_memory_and_its_agent
     nats_server: EmbeddedServer, nc: Client
 ) -> None:
     pool = PoolConfig(name="hog", handler=f"{HANDLERS}:hog", agent_memory_limit_mb=160, pull_timeout=1.0)
-    await ensure_task_queue(nc.jetstream(), pool)
-    [task_id] = await AgentscalerClient(nc).submit(pool.name, [{}])
-    with agent(nats_server, pool) as proc:
-        result = await result_of(nc, pool.name, task_id)
-        code = await asyncio.to_thread(proc.wait, 30)
-        output = proc.stdout.read() if proc.stdout else ""
+    result, code, output = await one_task(nats_server, nc, pool)
     assert (result.status, result.error, result.attempts) == ("failed", "out of memory (limit 160 MiB)", 1), output
     assert code == EXIT_RECYCLED, output[-3000:]
     assert await settled(nc, pool.name) == (0, 0, 1)
