@@ -49,9 +49,10 @@ class PoolStore:
         await put_struct(self.pools, config.name, config)
 
     async def names(self) -> list[str]:
-        from nats.js.errors import NoKeysError
-
-        try:
-            return sorted(await self.pools.keys())
-        except NoKeysError:
-            return []
+        """Every defined pool, sorted. Read from the bucket stream's subjects, not with ``KeyValue.keys()``: its
+        watcher can end before the first key arrives on a busy server, and then reports no keys at all (a
+        restarted policy then missed its auto pools). Deleted keys keep a subject: they are left out."""
+        prefix = f"$KV.{subjects.POOLS_BUCKET}."
+        info = await self.js.stream_info(f"KV_{subjects.POOLS_BUCKET}", subjects_filter=f"{prefix}>")
+        keys = sorted(subject.removeprefix(prefix) for subject in (info.state.subjects or {}))
+        return [key for key in keys if await self.config(key) is not None]
