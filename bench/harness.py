@@ -16,13 +16,16 @@ import nats
 import psutil
 from waiting import eventually
 
+from agentscaler.services.cli import auth
 from agentscaler.services.cli.client import Client
 from agentscaler.shared import subjects
+from agentscaler.shared.bus.options import actor_of, connect_kwargs
 from agentscaler.shared.bus.server import EmbeddedServer, free_port
 from agentscaler.shared.codec import decode
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import Exited
 from agentscaler.shared.messages.pools import DEFAULT_POOL
+from agentscaler.shared.settings import CommonSettings
 
 
 @dataclass
@@ -31,23 +34,31 @@ class Bench:
     services_pid: int
     server_pid: int
     work: Path
+    creds: str = ""
+    """The admin's credentials on a secured system (``running_system(secured=True)``); empty otherwise."""
 
 
 @contextmanager
-def running_system(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
-    """A nats-server and ``agentscaler run --nats-url`` (all four services in one process), stopped after."""
+def running_system(extra_env: dict[str, str] | None = None, secured: bool = False) -> Iterator[Bench]:
+    """A nats-server and ``agentscaler run --nats-url`` (all four services in one process), stopped after.
+    ``secured``: the server runs ``auth init``'s configuration and ``run --auth`` gives each service its
+    identity and each agent a user of its own, as a secured deployment does."""
     work = Path(tempfile.mkdtemp(prefix="agentscaler-bench-"))
-    server = EmbeddedServer(work / "nats", port=free_port())
+    keys = work / "auth"
+    if secured:
+        auth.init(keys)
+    server = EmbeddedServer(work / "nats", port=free_port(), config=auth.server_config(keys) if secured else "")
     server.start()
     env = os.environ | {"AGENTSCALER_HOST": "bench", "AGENTSCALER_MONITOR_INTERVAL": "2"} | (extra_env or {})
+    argv = [sys.executable, "-m", "agentscaler.services.cli", "run", "--nats-url", server.url]
     with open(work / "services.log", "ab") as log:
         services = subprocess.Popen(
-            [sys.executable, "-m", "agentscaler.services.cli", "run", "--nats-url", server.url],
-            env=env, stdout=log, stderr=log,
-        )  # fmt: skip
+            [*argv, *(["--auth", str(keys)] if secured else [])], env=env, stdout=log, stderr=log
+        )
     try:
         assert server.proc is not None
-        yield Bench(url=server.url, services_pid=services.pid, server_pid=server.proc.pid, work=work)
+        creds = str(auth.creds_file(keys, "admin")) if secured else ""
+        yield Bench(url=server.url, services_pid=services.pid, server_pid=server.proc.pid, work=work, creds=creds)
     finally:
         services.terminate()
         services.wait(300)
@@ -59,8 +70,10 @@ async def wait_until(probe: Callable[[], Awaitable[Any]], timeout: float, every:
     return await eventually(probe, timeout=timeout, interval=every, retry=(AgentscalerError,), error=TimeoutError)
 
 
-async def connect(url: str) -> Client:
-    client = Client(await nats.connect(url))
+async def connect(url: str, creds: str = "") -> Client:
+    """A client of the system at ``url``; ``creds``: as that user (a secured system's admin)."""
+    settings = CommonSettings(nats_url=url, creds=creds)
+    client = Client(await nats.connect(**connect_kwargs(settings)), actor_of(settings))
     await wait_until(lambda: client.pool(DEFAULT_POOL), timeout=30)  # the policy is up
     return client
 

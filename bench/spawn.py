@@ -8,6 +8,12 @@ and, as the baseline measured in the same run, an exec-per-agent pool of the sam
   - seconds from ``down 0`` until every agent exited, and how many exited 0.
 
     python bench/spawn.py --agents 1000 --baseline 100
+
+With ``--secured`` it measures the fork-server pool twice instead, on a secured system (``auth init``: each
+service its identity, each agent a user of its own that the actuator signs) and, as the baseline, on an
+unsecured one, each started afresh in the same run:
+
+    python bench/spawn.py --secured --agents 500
 """
 
 from __future__ import annotations
@@ -76,23 +82,42 @@ async def measure(bench: Bench, args: argparse.Namespace) -> tuple[dict[str, flo
     return fork, execd
 
 
+ROWS = (
+    ("agents", "agents"),
+    ("up_s", "0 -> N ready and pulling, s"),
+    ("uss_mb", "USS per idle agent, MiB"),
+    ("agents_cpu_pct", "idle agents CPU, % of a core"),
+    ("services_cpu_pct", "services CPU, % of a core"),
+    ("down_s", "N -> 0, s"),
+    ("exited_0", "agents that exited 0"),
+)
+"""The figures of a pool, in the order the reports print them."""
+
+
 def report(fork: dict[str, float], execd: dict[str, float], work: Path) -> None:
     per_fork = fork["up_s"] / fork["agents"]
     per_exec = execd["up_s"] / execd["agents"]
     print(f"{'':28} {'fork server':>14} {'exec (baseline)':>16}")
-    for key, label in (
-        ("agents", "agents"),
-        ("up_s", "0 -> N ready and pulling, s"),
-        ("uss_mb", "USS per idle agent, MiB"),
-        ("agents_cpu_pct", "idle agents CPU, % of a core"),
-        ("services_cpu_pct", "services CPU, % of a core"),
-        ("down_s", "N -> 0, s"),
-        ("exited_0", "agents that exited 0"),
-    ):
+    for key, label in ROWS:
         print(f"{label:28} {fork[key]:>14.2f} {execd[key]:>16.2f}")
     print(f"start time per agent: fork {per_fork * 1000:.2f} ms, exec {per_exec * 1000:.2f} ms, "
           f"ratio exec/fork = {per_exec / per_fork:.1f}x")  # fmt: skip
     print(f"USS ratio exec/fork = {execd['uss_mb'] / fork['uss_mb']:.1f}x; logs in {work}")
+
+
+async def measure_fork(bench: Bench, n: int, quiet: float) -> dict[str, float]:
+    client = await connect(bench.url, bench.creds)
+    await client.set_pool(PoolConfig(name="forked", max_agents=max(n, 1), drain_timeout=30))
+    figures = await measure_pool(client, "forked", n, quiet, bench)
+    await client.nc.close()
+    return figures
+
+
+def report_secured(secured: dict[str, float], plain: dict[str, float]) -> None:
+    print(f"{'':28} {'secured':>14} {'unsecured (baseline)':>21}")
+    for key, label in ROWS:
+        print(f"{label:28} {secured[key]:>14.2f} {plain[key]:>21.2f}")
+    print(f"start time ratio secured/unsecured = {secured['up_s'] / plain['up_s']:.2f}x")
 
 
 def main() -> None:
@@ -100,7 +125,15 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=1000, help="agents in the fork-server pool")
     parser.add_argument("--baseline", type=int, default=100, help="agents in the exec pool (the baseline)")
     parser.add_argument("--quiet", type=float, default=20.0, help="seconds of idle CPU measurement")
+    parser.add_argument("--secured", action="store_true", help="fork pool secured vs unsecured, not fork vs exec")
     args = parser.parse_args()
+    if args.secured:
+        with running_system(secured=True) as bench:
+            secured = asyncio.run(measure_fork(bench, args.agents, args.quiet))
+        with running_system() as bench:
+            plain = asyncio.run(measure_fork(bench, args.agents, args.quiet))
+        report_secured(secured, plain)
+        return
     with running_system() as bench:
         fork, execd = asyncio.run(measure(bench, args))
     report(fork, execd, bench.work)

@@ -33,6 +33,17 @@ def command_subject(kind: str) -> str:
     return COMMAND
 
 
+ACTOR_MARK = "as"
+"""Commands sent as a known user go to ``<command subject>.as.<user>`` (:func:`as_actor`): under ``auth init``'s
+authorization a user may publish there under its own public key only, so the server vouches for the actor the
+policy records. The bare subjects are for unsecured servers, where nobody is known (actor ``anonymous``)."""
+
+
+def as_actor(subject: str, actor: str) -> str:
+    """``subject`` sent as ``actor`` (a user's public key, or its name on servers that name users)."""
+    return f"{subject}.{ACTOR_MARK}.{actor}"
+
+
 STATUS = f"{PREFIX}.status"
 """Ask a monitor for the latest system snapshot."""
 OPTIMIZE = f"{PREFIX}.optimize"
@@ -57,6 +68,11 @@ DECISIONS = f"{PREFIX}.evt.decision"
 OPTIMIZE_EVENTS = f"{PREFIX}.evt.optimize"
 """Progress of an optimize run: ``agentscaler.evt.optimize.<pool>``."""
 
+AUDIT = f"{PREFIX}.audit"
+"""The audit record: ``agentscaler.audit.command`` (every command the policy received, accepted or refused) and
+``agentscaler.audit.violation.<identity>`` (permission violations a service's or agent's own connection met),
+kept in ``AUDIT_STREAM``."""
+
 HISTORY = f"{PREFIX}.history"
 """Auto pools' demand samples, one subject per pool: ``agentscaler.history.<pool>`` (the policy learns the
 recurring shape of the load from them)."""
@@ -65,6 +81,8 @@ recurring shape of the load from them)."""
 HISTORY_STREAM = "agentscaler-history"
 """Stream of decisions (``agentscaler.evt.decision.>``) and demand samples (``agentscaler.history.>``),
 bounded by age and size."""
+AUDIT_STREAM = "agentscaler-audit"
+"""Stream of audit records (``agentscaler.audit.>``), bounded by age and size."""
 TASKS = f"{PREFIX}.tasks"
 """Task submission subject of a pool: ``agentscaler.tasks.<pool>`` (captured by the pool's work-queue stream)."""
 TASK_CONSUMER = "agents"
@@ -80,11 +98,16 @@ OPTIMIZE_BUCKET = "agentscaler-optimize"
 RESULTS_BUCKET = "agentscaler-results"
 """KV: ``<pool>.<task id>`` -> TaskResult; created once per task, so duplicates are detected."""
 ATTEMPTS_BUCKET = "agentscaler-attempts"
-"""KV: ``<pool>.<task id>`` -> the number of times agents started the task (an ASCII integer), kept by the
-agents because JetStream's delivery count can fall back after a server crash."""
+"""KV: ``<pool>.<task id>`` -> the number of times agents started the task (an ASCII integer) and, after a space,
+the id of the agent that made the last start; kept by the agents because JetStream's delivery count can fall
+back after a server crash."""
 HOSTS_BUCKET = "agentscaler-hosts"
 """KV: host name -> ActuatorInfo: the handlers and pool environment its actuator allows, and why pools have no
 agents there."""
+DEATHS_BUCKET = "agentscaler-deaths"
+"""KV: agent id -> why the agent died (UTF-8 text, e.g. killed by the kernel's OOM killer), written by its
+actuator when it reaps an agent that did not exit cleanly, kept a day: an agent that gives up on a task names
+the death of the agent that ran it last."""
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 """Pool and host names: subject tokens and parts of stream names (``check_name`` says so in words)."""
@@ -136,6 +159,10 @@ def decision_subject(pool: str) -> str:
 
 def optimize_event_subject(pool: str) -> str:
     return f"{OPTIMIZE_EVENTS}.{pool}"
+
+
+def audit_subject(kind: str) -> str:
+    return f"{AUDIT}.{kind}"
 
 
 def history_subject(pool: str) -> str:

@@ -7,13 +7,14 @@ import os
 import signal
 import subprocess
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from agentscaler.shared.allowlist import refusal
 from agentscaler.shared.bus.options import agent_connection_env, is_connection_variable
 from agentscaler.shared.children import die_with_parent
 from agentscaler.shared.messages.pools import PoolConfig
 
+from .agentuser import agent_user
 from .cgroups import PoolCgroup
 from .settings import ActuatorSettings
 
@@ -86,10 +87,13 @@ def check_allowed(settings: ActuatorSettings, pool: PoolConfig) -> None:
 
 
 def agent_environment(settings: ActuatorSettings, pool: PoolConfig, agent_id: str, traceparent: str) -> dict[str, str]:
-    # The actuator's own credentials stay here: agents get theirs by file (agent_creds, agent_nkey).
+    # The actuator's own credentials stay here: agents get theirs by file (agent_signer, agent_creds, ...).
     env = {k: v for k, v in os.environ.items() if not is_connection_variable(k)}
     env.update(pool.env)
-    env.update(agent_connection_env(settings, settings.agent_creds, settings.agent_nkey))
+    s = settings
+    env.update(agent_connection_env(s, s.agent_creds, s.agent_nkey, s.agent_tls_cert, s.agent_tls_key))
+    # With a signing key each agent has a user of its own, found by its id (``agentcreds.py``); never a pool's say.
+    env["AGENTSCALER_AGENT_CREDS_DIR"] = s.agent_creds_dir if s.agent_signer else ""
     env.update(
         {
             "AGENTSCALER_AGENT_AGENT_ID": agent_id,
@@ -124,9 +128,12 @@ def start_process(
     pipes: bool = False,
     cgroup: PoolCgroup | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``python -m module`` that dies with this process, its output to the agent log, in ``cgroup``."""
+    """Start ``python -m module`` that dies with this process, its output to the agent log, in ``cgroup``, as
+    ``agent_user`` when set (the parent's :meth:`PoolCgroup.add` then does the move the child may not)."""
     preexec = die_with_parent()  # a crashed actuator leaves no orphans: they drain
     out: IO[bytes] | None = open(settings.agent_log, "ab") if settings.agent_log else None  # noqa: SIM115
+    user = agent_user(settings.agent_user)  # its group only: none of the actuator's
+    as_user: dict[str, Any] = {} if user is None else {"user": user.uid, "group": user.gid, "extra_groups": []}
     try:
         popen = subprocess.Popen(
             [settings.python, "-m", module],
@@ -136,6 +143,7 @@ def start_process(
             stderr=out,
             preexec_fn=preexec if cgroup is None else cgroup.joining(preexec),
             close_fds=True,
+            **as_user,
         )
     finally:
         if out is not None:

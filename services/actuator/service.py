@@ -9,6 +9,7 @@ import signal
 from collections import Counter
 from contextlib import suppress
 
+import msgspec
 import structlog
 from nats.aio.client import Client
 
@@ -27,11 +28,15 @@ from agentscaler.shared.messages.agents import AgentList, AgentRecord, AgentsQue
 from agentscaler.shared.messages.pools import POOL_DEFAULTS, DesiredState, PoolConfig
 from agentscaler.shared.telemetry.tracing import current_traceparent, parent_from_traceparent, span
 
+from .agentcreds import AgentCredentials
+from .agentuser import agent_user, root_warning
 from .cgroups import PoolCgroups
+from .deaths import DRAIN_DEADLINE, OOM_FIX, DeathRecords, death_reason
 from .forkservers import ForkServerClient, ForkServerGone
 from .hostinfo import HostInfo
 from .plan import ProcView, backoff, choose_victims, plan
 from .previous_run import FIRST_WORD, forget_previous_run
+from .probes import HandlerProbes
 from .processes import AgentProcess, NotAllowed, same_agents, spawn_exec
 from .settings import ActuatorSettings
 
@@ -44,6 +49,14 @@ async def run(settings: ActuatorSettings, stop: asyncio.Event, clock: Clock = SY
 
 class Actuator:
     def __init__(self, settings: ActuatorSettings, nc: Client, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.agent_user = agent_user(settings.agent_user)
+        self.agent_creds: AgentCredentials | None = None
+        """Signs each agent a user of its own (setting ``agent_signer``)."""
+        if settings.agent_signer:
+            self.agent_creds = AgentCredentials(
+                settings.agent_signer, settings.creds, settings.agent_creds_dir, self.agent_user
+            )
+            settings = msgspec.structs.replace(settings, agent_creds_dir=str(self.agent_creds.directory))
         self.settings = settings
         self.nc = nc
         self.clock = clock
@@ -56,8 +69,14 @@ class Actuator:
         self.retired: list[ForkServerClient] = []
         self.cgroups = PoolCgroups.detect(settings.cgroups, settings.host)
         self.load_errors: dict[str, tuple[str, str]] = {}
-        """Pool -> (handler, why it cannot be loaded), as its fork server or exec'd agents showed."""
+        """Pool -> (handler, why it cannot be loaded), as its probe, fork server or exec'd agents showed."""
+        self.checked: dict[str, str] = {}
+        """Pool -> the handler tried (or refused) here: what ``pool set`` waits for."""
+        self.probes = HandlerProbes(settings, self._heard_probe)
         self.hostinfo: HostInfo | None = None
+        self.deaths = DeathRecords(nc, opened=False)
+        self.killed_for: dict[str, str] = {}
+        """Agent id -> why this actuator sent it SIGKILL (for its death record)."""
         self.more_to_start = False
         self.wake = asyncio.Event()
         self._token = secrets.token_hex(2)
@@ -73,9 +92,12 @@ class Actuator:
         ]
         await listen(self.nc, subjects.agent_event_subject("lost"), Lost, self._on_lost)
         self.hostinfo = await HostInfo.open(self.settings, js)
+        self.deaths = await DeathRecords.open(self.nc, js)
         become_subreaper()  # agents of a fork server that died are reparented here and reaped
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGCHLD, self.wake.set)
+        if warning := root_warning(self.agent_user):
+            log.warning(warning)
         log.info("actuator ready")
         watchers.append(forgetting := asyncio.create_task(self._forget_previous_run(stop)))
         await asyncio.wait({forgetting}, timeout=FIRST_WORD)  # the old agents go before new ones come
@@ -89,8 +111,11 @@ class Actuator:
                 task.cancel()
             if self.hostinfo is not None:
                 await self.hostinfo.withdraw()
+            self.probes.cancel()
             await self._drain_all()
             self.cgroups.close()
+            if self.agent_creds is not None:
+                self.agent_creds.close()
 
     async def _wait(self, stop: asyncio.Event) -> None:
         woken = asyncio.create_task(self.wake.wait())
@@ -107,6 +132,7 @@ class Actuator:
         proc = self.procs.get(event.agent.agent_id)
         if proc is not None and proc.poll() is None:
             log.warning("agent declared lost but still running; killing it", agent=proc.agent_id, reason=event.reason)
+            self.killed_for[proc.agent_id] = f"the registry declared it lost ({event.reason})"
             proc.kill()
 
     def _managed(self, pool: str) -> bool:
@@ -130,6 +156,24 @@ class Actuator:
                 problems[name] = problem
         return problems
 
+    def _check_handlers(self) -> None:
+        """Try each managed pool's handler that is new here, before agents need it (a refused one is not run)."""
+        for name, config in self.pools.items():
+            if not self._managed(name) or self.checked.get(name) == config.handler:
+                continue
+            if self._refusal(config):
+                self.checked[name] = config.handler  # the refusal is the verdict: nothing of it runs here
+            else:
+                self.probes.check(config)
+
+    def _heard_probe(self, config: PoolConfig, error: str) -> None:
+        current = self.pools.get(config.name)
+        if current is None or current.handler != config.handler:
+            return  # the pool changed meanwhile: its new handler gets a probe of its own
+        self._heard_load(config, error)
+        self.checked[config.name] = config.handler
+        self.wake.set()
+
     def _heard_load(self, config: PoolConfig, error: str) -> None:
         if error:
             self.load_errors[config.name] = (config.handler, failure(error))
@@ -142,6 +186,7 @@ class Actuator:
         for proc in self.procs.values():
             if proc.drain_deadline is not None and now > proc.drain_deadline:
                 log.warning("agent missed its drain deadline; killing it", agent=proc.agent_id, pool=proc.pool)
+                self.killed_for[proc.agent_id] = DRAIN_DEADLINE
                 proc.kill()
         desired = {p: d.desired for p, d in self.desired.items() if self._runnable(p)}
         views = [ProcView(p.agent_id, p.pool, p.started_at, p.draining) for p in self.procs.values()]
@@ -154,8 +199,10 @@ class Actuator:
             await self._spawn(pool, count, now)
         await self._warm_auto_pools()
         self._retire_idle_forkservers()
+        self._check_handlers()
         if self.hostinfo is not None:
-            await self.hostinfo.update(self._problems(), now)
+            checked = {pool: handler for pool, handler in self.checked.items() if self._managed(pool)}
+            await self.hostinfo.update(self._problems(), now, checked)
         if todo.excess:
             views = await self._with_registry_states(views)
             for pool, count in todo.excess.items():
@@ -182,11 +229,17 @@ class Actuator:
         ):
             traceparent = current_traceparent()
             agent_ids = [self._next_agent_id(pool) for _ in range(count)]
+            if self.agent_creds is not None:
+                for agent_id in agent_ids:
+                    self.agent_creds.issue(agent_id, pool)
             try:
                 started = await self._start_agents(config, agent_ids, traceparent, now)
             except (OSError, ForkServerGone, TimeoutError, NotAllowed) as exc:
                 log.error("cannot start agents", error=str(exc))
                 self._note_crash(pool, now)
+                if self.agent_creds is not None:
+                    for agent_id in agent_ids:
+                        self.agent_creds.forget(agent_id)
                 return
             if len(started) < count:
                 log.error("fork server did not start every agent", asked=count, started=len(started))
@@ -331,19 +384,23 @@ class Actuator:
             if code is None:
                 continue
             del self.procs[agent_id]
+            if self.agent_creds is not None:
+                self.agent_creds.forget(agent_id)
             drained = proc.draining
+            killed_for = self.killed_for.pop(agent_id, "")
+            oom = code == -signal.SIGKILL and self.cgroups.took_oom_kill(proc.pool)
             with structlog.contextvars.bound_contextvars(agent=agent_id, pool=proc.pool):
                 if drained and code == 0:
                     log.info("agent exited after draining")
                 elif drained and code == -signal.SIGTERM:
                     log.info("agent stopped by the drain signal before it was running (it held no task)")
-                elif code == -signal.SIGKILL and self.cgroups.took_oom_kill(proc.pool):
+                elif oom:
                     log.warning(
-                        "agent killed by the kernel's OOM killer: its pool's cgroup ran out of memory",
-                        fix="raise the pool's agent_memory_limit_mb, or lower its max_agents",
+                        "agent killed by the kernel's OOM killer: its pool's cgroup ran out of memory", fix=OOM_FIX
                     )
                 else:
                     log.warning("agent exited unexpectedly", code=code, drained=drained)
+                await self.deaths.record(agent_id, death_reason(code, drained=drained, oom=oom, killed_for=killed_for))
                 self._heard_exit(proc, code)
                 if not drained and (now - proc.started_at < self.settings.min_uptime or code == EXIT_CONFIG):
                     self._note_crash(proc.pool, now)
@@ -369,6 +426,9 @@ class Actuator:
         if proc.popen is None or config is None or config.spawn != "exec":
             return
         if code == EXIT_CONFIG:
+            known = self.load_errors.get(proc.pool)
+            if known is not None and known[0] == config.handler:
+                return  # the probe's import error says more than the exit status
             self.load_errors[proc.pool] = (
                 config.handler,
                 f"agents of handler {config.handler!r} exit at start (status {EXIT_CONFIG}: a handler that cannot "
@@ -409,6 +469,7 @@ class Actuator:
             await self._reap(now)
             for proc in self.procs.values():
                 if proc.drain_deadline is not None and now > proc.drain_deadline:
+                    self.killed_for[proc.agent_id] = DRAIN_DEADLINE
                     proc.kill()
             with suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), 0.1)

@@ -58,6 +58,29 @@ class ActuatorSettings(CommonSettings, frozen=True, kw_only=True):
     agent_nkey: Annotated[
         str, msgspec.Meta(description="path of the nkey seed file agents connect with (never the actuator's own)")
     ] = ""
+    agent_user: Annotated[
+        str,
+        msgspec.Meta(
+            description="user (name or uid) agents run as; set it when the actuator runs as root, or handlers run "
+            "as root and can lift their own limits"
+        ),
+    ] = ""
+    agent_tls_cert: Annotated[
+        str,
+        msgspec.Meta(description="path of the TLS client certificate agents present (never the actuator's own)"),
+    ] = ""
+    agent_tls_key: Annotated[str, msgspec.Meta(description="path of the agents' TLS client key")] = ""
+    agent_signer: Annotated[
+        str,
+        msgspec.Meta(
+            description="path of the agents' scoped signing key (auth init's agent-signer.nk): each agent gets a "
+            "user of its own, for its pool and id (needs the actuator's own creds)"
+        ),
+    ] = ""
+    agent_creds_dir: Annotated[
+        str,
+        msgspec.Meta(description="directory for the agents' own credentials (default: a new private temporary one)"),
+    ] = ""
     agent_log: Annotated[
         str, msgspec.Meta(description="file the agents' output goes to; empty to share the actuator's")
     ] = ""

@@ -4,11 +4,15 @@ JetStream's delivery count (``num_delivered``) lives in the consumer's state, wh
 disk at most ten times a second. A server killed (or crashing) forgets the deliveries of its last instants:
 once back it hands those tasks out again as if new, ``num_delivered`` 1, while the agents that held them
 may still be running them. So each agent also counts the starts of a task in the attempts bucket (key
-``<pool>.<task id>``, an ASCII integer): a create for a first delivery, sent a few milliseconds into its
-run without waiting (the count comes back while the task runs; a task done sooner costs no write), and
-an update on top of what is there when the create finds a count already. A task's attempt is the higher
-of the two counts. The bucket's writes reach the disk within milliseconds, the consumer's state within
-100 ms: the count is not perfect, but a crash has to fall into a far narrower window to undo it.
+``<pool>.<task id>``, an ASCII integer, then a space and the id of the agent that made the last start; older
+agents wrote the integer alone): a create for a first delivery, sent a few milliseconds into its run without
+waiting (the count comes back while the task runs; a task done sooner costs no write), and an update on top
+of what is there when the create finds a count already. A task's attempt is the higher of the two counts.
+The bucket's writes reach the disk within milliseconds, the consumer's state within 100 ms: the count is not
+perfect, but a crash has to fall into a far narrower window to undo it.
+
+The update reads the value it replaces, and with it the agent that started the task before: an agent that
+gives up on a task names why that one died (``deaths.py``), for no write and no read more than the count's.
 """
 
 from __future__ import annotations
@@ -61,10 +65,11 @@ _decode_ack = msgspec.json.Decoder(_PubAck).decode
 
 
 class Attempts:
-    def __init__(self, nc: Client, js: JetStreamContext, pool: str) -> None:
+    def __init__(self, nc: Client, js: JetStreamContext, pool: str, agent_id: str = "") -> None:
         self._nc = nc
         self._js = js
         self._pool = pool
+        self._agent_id = agent_id
         self._kv: KeyValue | None = None
         self._reply_prefix = nc.new_inbox() + "."
         self._sub: Subscription | None = None
@@ -75,6 +80,8 @@ class Attempts:
         """Task id -> its attempt once counted."""
         self._due: dict[str, asyncio.TimerHandle] = {}
         """Task id -> when its first delivery is to be counted."""
+        self._previous: dict[str, str] = {}
+        """Task id -> the agent that made its start before this one, where its count named it."""
         self._background: set[asyncio.Task[None]] = set()
         self._opening: asyncio.Task[None] | None = None
 
@@ -109,8 +116,14 @@ class Attempts:
         _remember(self._due, task_id, timer)
         return delivered
 
+    def previous_agent(self, task_id: str) -> str:
+        """The agent that started ``task_id`` before this run, as the count of a redelivery found it; "" when
+        not known (a first delivery, a start not counted, or a count written by an older agent)."""
+        return self._previous.get(task_id, "")
+
     async def final(self, task_id: str, attempt: int) -> int:
         """The attempt of the task's current run: the counted one if higher than ``attempt``."""
+        self._previous.pop(task_id, None)
         future = self._counts.pop(task_id, None)
         timer = self._due.pop(task_id, None)
         if timer is not None:
@@ -134,9 +147,8 @@ class Attempts:
         _remember(self._sent, token, (task_id, delivered, future))
         subject = subjects.attempts_subject(self._pool, task_id)
         try:
-            await self._nc.publish(
-                subject, str(delivered).encode(), reply=self._reply_prefix + token, headers=CREATE_ONLY
-            )
+            value = attempt_value(delivered, self._agent_id)
+            await self._nc.publish(subject, value, reply=self._reply_prefix + token, headers=CREATE_ONLY)
         except NOT_COUNTED:
             self._sent.pop(token, None)
             if not future.done():
@@ -188,10 +200,13 @@ class Attempts:
                     entry = None
                 try:
                     if entry is None:
-                        await self._kv.create(key, str(delivered).encode())
+                        await self._kv.create(key, attempt_value(delivered, self._agent_id))
                         break
-                    attempt = max(_count(entry.value) + 1, delivered)
-                    await self._kv.update(key, str(attempt).encode(), last=entry.revision)
+                    count, previous = parse_attempt(entry.value)
+                    attempt = max(count + 1, delivered)
+                    await self._kv.update(key, attempt_value(attempt, self._agent_id), last=entry.revision)
+                    if previous:
+                        _remember(self._previous, task_id, previous)
                     break
                 except KeyWrongLastSequenceError:
                     continue
@@ -211,8 +226,16 @@ def _remember(table: dict[str, T], key: str, value: T) -> None:
         table.pop(next(iter(table)))
 
 
-def _count(value: bytes | None) -> int:
+def attempt_value(count: int, agent_id: str) -> bytes:
+    """The attempts bucket's value: ``count``, then the agent that made that start (if it has an id)."""
+    return f"{count} {agent_id}".encode() if agent_id else str(count).encode()
+
+
+def parse_attempt(value: bytes | None) -> tuple[int, str]:
+    """(count, agent id) of an attempts bucket value; an older agent's bare count names no agent (""), and a
+    value that does not read counts 0."""
+    count, _, agent = (value or b"").decode(errors="replace").strip().partition(" ")
     try:
-        return max(int(value or b"0"), 0)
+        return max(int(count or "0"), 0), agent.strip()
     except ValueError:
-        return 0
+        return 0, ""

@@ -20,7 +20,7 @@ from agentscaler.shared.telemetry.tracing import configure_tracing, parent_from_
 from .handler import Handler, HandlerError, load_handler
 from .limits import limit_memory
 from .runtime import Agent
-from .settings import AgentSettings
+from .settings import AgentSettings, with_own_credentials
 from .unloadable import fail_queued
 
 log = structlog.get_logger()
@@ -46,13 +46,20 @@ async def serve(
     if early_stop:
         stop.set()
     connecting = time.monotonic()
-    async with service_connection(settings, f"agent@{settings.agent_id}", stop) as nc:
+    resume: list[Callable[[], None]] = []  # once the agent is up: ask for tasks again at once on reconnect
+
+    def reconnected() -> None:
+        for ask_again in resume:
+            ask_again()
+
+    async with service_connection(settings, f"agent@{settings.agent_id}", stop, on_reconnect=reconnected) as nc:
         if nc is None:
             return 0
         connected = time.monotonic()
         try:
             with span("agent start", parent=parent_from_traceparent(settings.traceparent)):
                 agent = Agent(settings, nc, handler, began)
+                resume.append(agent.puller.reconnected)
                 await agent.start()
                 log.info(
                     "agent ready",
@@ -94,6 +101,7 @@ def run_agent(
     """Set up logging and tracing (after any fork), then serve until drained. Returns the exit status.
     ``began`` is when the process began to start (``time.monotonic()``), by default now."""
     began = time.monotonic() if began is None else began
+    settings = with_own_credentials(settings)
     configure_logging("agent", level=settings.log_level)
     configure_tracing("agent")
     structlog.contextvars.bind_contextvars(agent=settings.agent_id, pool=settings.pool)

@@ -102,6 +102,13 @@ class Puller:
         """Make a waiting ``next`` return None now (the agent is stopping)."""
         self._wake()
 
+    def reconnected(self) -> None:
+        """The connection came back: an open pull request died with the old one (a restarted server forgets it),
+        so a waiting ``next`` returns None now and the next one asks again, instead of idling out the request's
+        expiry while tasks wait."""
+        self._owed = 0
+        self._wake()
+
     async def _on_msg(self, msg: Msg) -> None:
         status = _status(msg)
         if status is None:

@@ -28,6 +28,7 @@ from agentscaler.shared.supervisor import wait_or_stop
 from agentscaler.shared.telemetry.tracing import current_traceparent, span
 
 from .attempts import Attempts
+from .deaths import Deaths, gave_up
 from .handler import Handler
 from .limits import Deadlines, TaskTimedOut, memory_error
 from .progress import InProgress
@@ -86,7 +87,8 @@ class Agent:
             background=self._background,
         )
         self.finisher = Finisher(nc, self.js, settings.pool)
-        self.attempts = Attempts(nc, self.js, settings.pool)
+        self.attempts = Attempts(nc, self.js, settings.pool, settings.agent_id)
+        self.deaths = Deaths(self.js)
 
     async def start(self) -> None:
         """Open the pull and result inboxes and register (call inside the start span, so the registration
@@ -182,10 +184,13 @@ class Agent:
                 log.info("task already finished; acking duplicate delivery")
                 await msg.ack()
                 return
+            previous = self.attempts.previous_agent(task.id) if attempt > 1 else ""
             if attempt > self.settings.max_attempts:
-                error = f"gave up after {attempt - 1} deliveries (agents died or timed out)"
+                error = gave_up(attempt - 1, previous, await self.deaths.reason(previous) if previous else "")
                 await self._finish(msg, self._result(task, attempt, time.time(), error=error))
                 return
+            if previous:
+                log.info("running a redelivered task", previous_agent=previous)
             await self._run(msg, task, attempt)
 
     async def _already_done(self, task_id: str) -> bool:
@@ -228,6 +233,11 @@ class Agent:
             data = encode(result)
         await self._finish(msg, result, data)
         await self._state_changed()
+
+    def _as_myself(self, subject: str) -> str:
+        """``subject`` sent as this agent when it has a user of its own, which may publish only so: the server
+        then vouches that a heartbeat, registration or goodbye is this agent's."""
+        return subjects.as_actor(subject, self.settings.agent_id) if self.settings.creds_dir else subject
 
     def _result(
         self, task: TaskEnvelope, attempt: int, started: float, *, value: object = None, error: str = ""
@@ -296,7 +306,7 @@ class Agent:
             interval=self.settings.heartbeat_interval,
         )
         try:
-            await publish(self.nc, subjects.heartbeat_subject(self.settings.pool), hb, traced=False)
+            await publish(self.nc, self._as_myself(subjects.heartbeat_subject(self.settings.pool)), hb, traced=False)
         except nats.errors.Error as exc:
             log.warning("heartbeat not sent", error=repr(exc))
 
@@ -312,7 +322,7 @@ class Agent:
             start_seconds=round(time.monotonic() - self.began, 4),
         )
         try:
-            await request(self.nc, subjects.AGENT_REGISTER, reg, Ack, timeout=5.0, what="registry")
+            await request(self.nc, self._as_myself(subjects.AGENT_REGISTER), reg, Ack, timeout=5.0, what="registry")
         except AgentscalerError as exc:
             # Heartbeats register the agent as soon as a registry listens; the work goes on meanwhile.
             log.warning("could not register; heartbeats will", error=str(exc))
@@ -325,7 +335,7 @@ class Agent:
             agent_id=self.settings.agent_id, pool=self.settings.pool, completed=self.completed, failed=self.failed
         )
         try:
-            await publish(self.nc, subjects.AGENT_DEREGISTER, bye)
+            await publish(self.nc, self._as_myself(subjects.AGENT_DEREGISTER), bye)
         except nats.errors.Error as exc:
             log.warning("could not deregister; the registry will see the exit", error=repr(exc))
 

@@ -45,6 +45,17 @@ class AgentSettings(CommonSettings, frozen=True, kw_only=True):
     spawn_concurrency: Annotated[
         int, msgspec.Meta(ge=1, description="fork server: most agents starting at once (the rest wait, forked)")
     ] = DEFAULT_SPAWN_CONCURRENCY
+    creds_dir: Annotated[
+        str,
+        msgspec.Meta(description="directory holding <agent_id>.creds, this agent's own user (set by the actuator)"),
+    ] = ""
     traceparent: Annotated[
         str, msgspec.Meta(description="W3C trace context of the command that started this agent")
     ] = ""
+
+
+def with_own_credentials(settings: AgentSettings) -> AgentSettings:
+    """``settings`` connecting as the agent's own user when the actuator signed it one (``creds_dir``)."""
+    if not settings.creds_dir:
+        return settings
+    return msgspec.structs.replace(settings, creds=f"{settings.creds_dir}/{settings.agent_id}.creds")

@@ -1,25 +1,29 @@
-"""``agentscaler auth init DIR``: an nkey user per role and the nats-server authorization that lists them; and
-the identities ``agentscaler run --auth DIR`` gives the server, its services and its agents."""
+"""``agentscaler auth init DIR``: an operator-mode setup (a user per role, the agents' signing key, the
+nats-server configuration that trusts them); and the identities ``agentscaler run --auth DIR`` gives the
+server, its services and its agents."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import time
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-import nkeys
-
 from agentscaler.shared import subjects
-from agentscaler.shared.auth.inbox import public_key
 from agentscaler.shared.auth.roles import ROLE_NAMES, SERVICE_ROLES
-from agentscaler.shared.auth.serverconf import authorization
+from agentscaler.shared.auth.serverconf import issue
 from agentscaler.shared.errors import AgentscalerError
 
 T = TypeVar("T")
 
 SERVER_CONF = "nats-server.conf"
+AGENT_SIGNER = "agent-signer.nk"
+"""The agents' scoped signing key: an actuator signs each agent it starts a user of its own with it."""
+ACTORS = "actors.json"
+"""Each user's public key -> its role: the names the policy gives actors in audit records (setting ``actors``)."""
 EXIT_DENIED = 77
 """Exit status of a command the server refused for want of permission (sysexits' EX_NOPERM)."""
 
@@ -32,30 +36,31 @@ class PermissionDenied(AgentscalerError):
     """The server refused one of the command's messages: the credentials' role does not allow it."""
 
 
-def seed_file(directory: Path, role: str) -> Path:
-    return directory / f"{role}.nk"
+def creds_file(directory: Path, role: str) -> Path:
+    return directory / f"{role}.creds"
 
 
 def init(directory: Path, *, force: bool = False, pools: Sequence[str] = ()) -> list[Path]:
-    """Write a new nkey seed per role (mode 0600) and ``nats-server.conf``, the authorization block listing them;
-    returns the files written. Existing keys are kept (:class:`AuthError`) unless ``force``."""
+    """Write a new operator-mode setup into ``directory`` (mode 0700): a ``.creds`` file per role (mode 0600),
+    the agents' signing key ``agent-signer.nk`` (for actuators), ``nats-server.conf`` (the operator and the
+    preloaded accounts) and ``actors.json``; returns the files written. Existing credentials are kept
+    (:class:`AuthError`) unless ``force``."""
     for pool in pools:
         subjects.check_name("pool", pool)
-    existing = [seed_file(directory, r) for r in ROLE_NAMES if seed_file(directory, r).exists()]
+    existing = [p for p in (*(creds_file(directory, r) for r in ROLE_NAMES), directory / AGENT_SIGNER) if p.exists()]
     if existing and not force:
         raise AuthError(
-            f"{directory} already holds keys ({', '.join(p.name for p in existing)}); pass --force to replace "
-            "them (every client and server using the old ones must then get the new files)"
+            f"{directory} already holds credentials ({', '.join(p.name for p in existing)}); pass --force to "
+            "replace them (every client and server using the old ones must then get the new files)"
         )
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
-    users: dict[str, str] = {}
-    written = []
-    for role in ROLE_NAMES:
-        seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
-        users[role] = public_key(seed)
-        written.append(_write_private(seed_file(directory, role), seed + b"\n"))
-    written.append(_write_private(directory / SERVER_CONF, authorization(users, pools).encode()))
+    issued = issue(int(time.time()), pools)
+    written = [_write_private(creds_file(directory, role), text.encode()) for role, text in issued.creds.items()]
+    written.append(_write_private(directory / AGENT_SIGNER, issued.agent_signer + b"\n"))
+    written.append(_write_private(directory / SERVER_CONF, issued.server_config.encode()))
+    actors = {key: role for role, key in issued.users.items()}
+    written.append(_write_private(directory / ACTORS, (json.dumps(actors, indent=2) + "\n").encode()))
     return written
 
 
@@ -78,12 +83,16 @@ def server_config(directory: Path) -> str:
 
 
 def service_identities(directory: Path) -> dict[str, dict[str, str]]:
-    """Each service's connection settings under ``run --auth``: its own seed, and the agents' for the actuator."""
-    missing = [p for p in (seed_file(directory, r) for r in (*SERVICE_ROLES, "agent")) if not p.is_file()]
+    """Each service's connection settings under ``run --auth``: its own credentials; the actuator also the
+    agents' signing key, the policy the actors' names."""
+    needed = [*(creds_file(directory, r) for r in SERVICE_ROLES), directory / AGENT_SIGNER]
+    missing = [p for p in needed if not p.is_file()]
     if missing:
         raise AuthError(f"missing {', '.join(map(str, missing))}: run `agentscaler auth init {directory}`")
-    out = {role: {"nkey": str(seed_file(directory, role).resolve())} for role in SERVICE_ROLES}
-    out["actuator"]["agent_nkey"] = str(seed_file(directory, "agent").resolve())
+    out = {role: {"creds": str(creds_file(directory, role).resolve())} for role in SERVICE_ROLES}
+    out["actuator"]["agent_signer"] = str((directory / AGENT_SIGNER).resolve())
+    if (directory / ACTORS).is_file():
+        out["policy"]["actors"] = str((directory / ACTORS).resolve())
     return out
 
 

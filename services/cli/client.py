@@ -14,14 +14,16 @@ from nats.aio.client import Client as Nats
 from nats.js.errors import KeyNotFoundError
 
 from agentscaler.shared import subjects
+from agentscaler.shared.bus.audit import read_audit
 from agentscaler.shared.bus.connection import connect_once
 from agentscaler.shared.bus.history import read_history
 from agentscaler.shared.bus.jetstream import bucket, get_struct, task_queue_exists
-from agentscaler.shared.bus.options import Target
+from agentscaler.shared.bus.options import Target, actor_of, as_settings
 from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.codec import BadMessage, decode, encode
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import AgentList, AgentsQuery
+from agentscaler.shared.messages.audit import AuditRecord
 from agentscaler.shared.messages.commands import (
     Command,
     CommandReply,
@@ -47,12 +49,17 @@ class UnknownPool(AgentscalerError):
 
 
 class Client:
-    def __init__(self, nc: Nats) -> None:
+    def __init__(self, nc: Nats, actor: str = "") -> None:
         self.nc = nc
         self.js = nc.jetstream()
+        self.actor = actor
+        """Who commands are sent as (``<subject>.as.<actor>``): the user the credentials name; empty for none."""
+
+    def _as_actor(self, subject: str) -> str:
+        return subjects.as_actor(subject, self.actor) if self.actor else subject
 
     async def command(self, cmd: Command) -> Any:
-        subject = subjects.command_subject(str(type(cmd).__struct_config__.tag))
+        subject = self._as_actor(subjects.command_subject(str(type(cmd).__struct_config__.tag)))
         return await request(self.nc, subject, cmd, CommandReply, timeout=10.0, what="policy service")
 
     async def scale(self, pool: str, direction: str, count: int) -> Scaled:
@@ -70,6 +77,10 @@ class Client:
     async def set_mode(self, pool: str, mode: str, auto: AutoConfig | None = None) -> PoolInfo:
         reply: PoolInfo = await self.command(SetMode(pool=pool, mode=mode, auto=auto))  # type: ignore[arg-type]
         return reply
+
+    async def audit(self, since: float, limit: int, kind: str = "*") -> list[AuditRecord]:
+        """Audit records (of one kind, or all), oldest first, at most the ``limit`` newest."""
+        return await read_audit(self.js, since, limit, kind)
 
     async def decisions(self, pool: str | None, since: float, limit: int) -> list[DecisionEvent]:
         """Recorded decisions (of one pool, or all), oldest first, at most the ``limit`` newest."""
@@ -94,7 +105,7 @@ class Client:
         sub = await self.nc.subscribe(subjects.optimize_event_subject(cmd.pool), cb=on_progress)
         try:
             reply: Optimized = await request(
-                self.nc, subjects.OPTIMIZE, cmd, Optimized, timeout=timeout, what="policy service"
+                self.nc, self._as_actor(subjects.OPTIMIZE), cmd, Optimized, timeout=timeout, what="policy service"
             )
         finally:
             await sub.unsubscribe()
@@ -147,8 +158,9 @@ async def connected(
 ) -> AsyncIterator[Client]:
     """A client connected with ``target``: the connection settings, or a bare server URL list. ``on_error``
     hears the errors the server reports (permission violations)."""
+    actor = actor_of(as_settings(target))
     nc = await connect_once(target, "agentscaler-cli", on_error=on_error)
     try:
-        yield Client(nc)
+        yield Client(nc, actor)
     finally:
         await nc.close()

@@ -14,13 +14,16 @@ import msgspec
 from agentscaler.shared.bus.options import CONNECTION_FIELDS, SECRET_FIELDS, shown_value
 from agentscaler.shared.codec import encode
 from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.messages.audit import AuditRecord
 from agentscaler.shared.messages.pools import PoolConfig
 from agentscaler.shared.settings import CommonSettings, SettingsError, describe, load
 from agentscaler.shared.supervisor import stop_on_signals, wait_or_stop
 from agentscaler.shared.telemetry.logging import configure_logging
 
-from . import auth, demo, launcher
+from . import auth
+from .audit_view import render_audit
 from .client import Client, connected
+from .handler_check import handler_verdict
 from .optimize_report import optimize
 from .pool_flags import flag_fields
 from .progress import ProgressView, counts_line, remaining
@@ -34,14 +37,20 @@ class BadInput(AgentscalerError):
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    # The services (and the demo) are imported by the commands that run them only: a client command starts in
+    # a fraction of the time without them.
     if args.command == "run":
         return _run(args)
     if args.command == "serve":
+        from . import launcher
+
         configure_logging(args.service, level=launcher.log_level(args.config))
         return asyncio.run(
             launcher.serve_services([args.service], args.nats_url, args.config, connection=connection_flags(args))
         )
     if args.command == "demo":
+        from . import demo
+
         return demo.main(Path(args.data_dir) if args.data_dir else None, args.speed)
     if args.command == "config":
         return _config()
@@ -51,6 +60,12 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from . import launcher
+
+    settings = launcher.run_settings(
+        args.config,
+        {"server_restarts": args.server_restarts, "server_restart_delay": args.server_restart_delay},
+    )
     log_stream = open(args.log_file, "a", buffering=1) if args.log_file else None  # noqa: SIM115
     configure_logging("agentscaler", stream=log_stream, level=launcher.log_level(args.config))
     server = None
@@ -76,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
                 connection=connection_flags(args),
                 server=server,
                 identities=identities,
+                restarts=settings.restart_policy(),
             )
         )
     finally:
@@ -110,6 +126,8 @@ def client_settings(args: argparse.Namespace) -> CommonSettings:
 
 
 def _config() -> int:
+    from . import launcher
+
     for name, spec in launcher.SERVICES.items():
         try:  # secrets are shown as set or unset, from the environment and $AGENTSCALER_CONFIG
             effective: Any = load(spec.settings, name)
@@ -119,6 +137,9 @@ def _config() -> int:
         for field, default, text in describe(spec.settings):
             value = getattr(effective, field, default) if field in SECRET_FIELDS else default
             print(f"  {field} = {shown_value(field, value)}    # {text}")
+    print("[run]")  # `agentscaler run`'s own settings (none of them secret)
+    for field, default, text in describe(launcher.RunSettings):
+        print(f"  {field} = {shown_value(field, default)}    # {text}")
     return 0
 
 
@@ -194,6 +215,25 @@ async def _history(client: Client, args: argparse.Namespace) -> int:
     if not events and not args.json:
         print(f"no decisions in the last {args.since:g} s", file=sys.stderr)
     return 0
+
+
+async def _audit(client: Client, args: argparse.Namespace) -> int:
+    records = await client.audit(time.time() - args.since, args.limit, args.kind or "*")
+    shown = [r for r in records if _audit_match(r, args)]
+    for r in shown:
+        if args.json:
+            sys.stdout.write(encode(r).decode() + "\n")
+            continue
+        print(render_audit(r))
+    if not shown and not args.json:
+        print(f"no audit records in the last {args.since:g} s", file=sys.stderr)
+    return 0
+
+
+def _audit_match(record: AuditRecord, args: argparse.Namespace) -> bool:
+    if args.actor and args.actor not in (record.actor, record.actor_name):
+        return False
+    return not args.pool or record.pool == args.pool
 
 
 async def _status(client: Client, args: argparse.Namespace) -> int:
@@ -303,7 +343,16 @@ async def _pool_set(client: Client, args: argparse.Namespace) -> int:
     config = _changed(base, changes, "pool")
     info = await client.set_pool(config)
     _print_pool(info.config, info.state.desired, info.state.mode)
-    return 0
+    if not args.check_wait:
+        return 0
+    verdict = await handler_verdict(client.js, info.config, args.check_wait)
+    for host, problem in verdict.problems.items():
+        print(f"agentscaler: pool {config.name} is saved, but host {host} cannot run it: {problem}", file=sys.stderr)
+    if verdict.unchecked:
+        hosts = ", ".join(verdict.unchecked)
+        print(f"agentscaler: host(s) {hosts} did not try the handler within {args.check_wait:g}s; see `agentscaler "
+              "status`", file=sys.stderr)  # fmt: skip
+    return 1 if verdict.problems else 0
 
 
 def _given(args: argparse.Namespace, *fields: str) -> dict[str, Any]:
@@ -356,6 +405,7 @@ _HANDLERS = {
     "auto": _auto,
     "manual": _manual,
     "history": _history,
+    "audit": _audit,
     "optimize": optimize,
     "pool set": _pool_set,
     "pool show": _pool_show,

@@ -8,8 +8,9 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import structlog
 
 from agentscaler.services.actuator import service as actuator
@@ -26,7 +27,7 @@ from agentscaler.shared.settings import CommonSettings, load
 from agentscaler.shared.supervisor import Root, stop_on_signals, supervise
 from agentscaler.shared.telemetry.tracing import shutdown_tracing
 
-from .server_watch import watch_server
+from .server_watch import MAX_DELAY_FACTOR, RestartPolicy, watch_server
 
 log = structlog.get_logger()
 
@@ -43,6 +44,39 @@ SERVICES: dict[str, ServiceSpec] = {
     "monitor": ServiceSpec(MonitorSettings, monitor.run),
     "actuator": ServiceSpec(ActuatorSettings, actuator.run),
 }
+
+
+class RunSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """``agentscaler run``'s own settings, from its flags of the same names, ``AGENTSCALER_<FIELD>`` (or
+    ``AGENTSCALER_RUN_<FIELD>``) and the config file (top-level or ``[run]``): how it keeps its embedded
+    nats-server alive."""
+
+    server_restarts: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            le=100,
+            description=f"restarts of a dying embedded nats-server within {RestartPolicy.window / 60:g} minutes "
+            "before run gives up and exits 1; 0 never restarts it",
+        ),
+    ] = RestartPolicy.max_restarts
+    server_restart_delay: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            le=60,
+            description=f"seconds before the first restart; each next pause doubles, up to {MAX_DELAY_FACTOR}x this",
+        ),
+    ] = RestartPolicy.first_delay
+
+    def restart_policy(self) -> RestartPolicy:
+        return RestartPolicy.of(self.server_restarts, self.server_restart_delay)
+
+
+def run_settings(config_file: str | None, overrides: Mapping[str, Any]) -> RunSettings:
+    """``run``'s settings: its flags (``overrides``, None for those not given) over the environment, the file
+    and the defaults; a value out of range raises SettingsError naming it."""
+    return load(RunSettings, "run", config_file=config_file, overrides=overrides)  # type: ignore[type-var]
 
 
 def data_dir_default() -> Path:
@@ -119,16 +153,17 @@ async def serve_services(
     connection: Mapping[str, str | None] | None = None,
     server: EmbeddedServer | None = None,
     identities: Mapping[str, Mapping[str, str]] | None = None,
+    restarts: RestartPolicy | None = None,
 ) -> int:
-    """Run the services until a signal; with ``server`` (the embedded one), restart it when it dies and fail
-    (return 1) when it keeps dying."""
+    """Run the services until a signal; with ``server`` (the embedded one), restart it when it dies (as
+    ``restarts`` says; default :class:`RestartPolicy`) and fail (return 1) when it keeps dying."""
     stop = asyncio.Event()
     stop_on_signals(stop)
     roots = build_roots(
         names, nats_url, config_file, stop, log_file=log_file, connection=connection, identities=identities
     )
     if server is not None:
-        roots["nats-server"] = watch_server(server)
+        roots["nats-server"] = watch_server(server, restarts or RestartPolicy())
     log.info("starting services", services=list(names), nats_url=redact_url(nats_url) if nats_url else None)
     try:
         return await supervise(roots, stop, grace=120.0)

@@ -16,9 +16,10 @@ from agentscaler.shared.telemetry.logging import configure_logging
 from agentscaler.shared.telemetry.tracing import configure_tracing, shutdown_tracing, span
 
 from . import commands
-from .argtypes import count, fraction, positive, since
+from .argtypes import count, fraction, nonnegative, positive, since
 from .auth import EXIT_DENIED, PermissionDenied
 from .pool_flags import add_pool_flags
+from .server_watch import MAX_DELAY_FACTOR, RestartPolicy
 
 CONNECTION_FLAGS = (
     ("--creds", "FILE", "NATS .creds file (JWT and nkey seed)"),
@@ -65,6 +66,20 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--log-file", help="write service logs here instead of stderr")
     run.add_argument(
         "--auth", metavar="DIR", help="secure the embedded server with `auth init DIR`'s users; services use theirs"
+    )
+    run.add_argument(
+        "--server-restarts",
+        type=int,
+        metavar="N",
+        help=f"restart a dying embedded server at most N times within {RestartPolicy.window / 60:g} minutes, "
+        f"then exit 1; 0: never (default: $AGENTSCALER_SERVER_RESTARTS or {RestartPolicy.max_restarts})",
+    )
+    run.add_argument(
+        "--server-restart-delay",
+        type=float,
+        metavar="SECONDS",
+        help=f"pause before the first restart, doubling up to {MAX_DELAY_FACTOR}x for the next ones "
+        f"(default: $AGENTSCALER_SERVER_RESTART_DELAY or {RestartPolicy.first_delay:g})",
     )
 
     serve = sub.add_parser("serve", help="run one service against a running NATS server")
@@ -119,6 +134,17 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("--since", type=positive, default=3600.0, help="seconds back (default: %(default)s)")
     history.add_argument("--limit", type=count, default=50, help="at most this many, the newest (default: %(default)s)")
     history.add_argument("--json", action="store_true", help="print JSON lines for machines")
+    audit = sub.add_parser(
+        "audit", parents=[common], help="who sent which command, accepted or refused, and permission violations"
+    )
+    audit.add_argument(
+        "--since", type=since, default=86400.0, metavar="DURATION", help="how far back, e.g. 90m, 24h (default: 24h)"
+    )
+    audit.add_argument("--limit", type=count, default=100, help="at most this many, the newest (default: %(default)s)")
+    audit.add_argument("--kind", choices=("command", "violation"), help="only commands, or only violations")
+    audit.add_argument("--actor", help="only commands of this actor (public key or role name)")
+    audit.add_argument("--pool", help="only commands about this pool")
+    audit.add_argument("--json", action="store_true", help="print JSON lines for machines")
 
     status = sub.add_parser("status", parents=[common], help="pools, agents, queues, tasks and host resources")
     status.add_argument("--pool", help="only this pool")
@@ -167,6 +193,14 @@ def parser() -> argparse.ArgumentParser:
     pool_set = pool_sub.add_parser("set", parents=[common], help="create a pool or change its settings")
     pool_set.add_argument("name")
     add_pool_flags(pool_set)  # one per PoolConfig field
+    pool_set.add_argument(
+        "--check-wait",
+        type=nonnegative,
+        default=10.0,
+        metavar="SECONDS",
+        help="wait up to this long for the hosts to try the handler, and report one they cannot load "
+        "(exit 1); 0 not to wait (default: %(default)s)",
+    )
     pool_show = pool_sub.add_parser("show", parents=[common], help="one pool's settings and state")
     pool_show.add_argument("name")
     pool_sub.add_parser("list", parents=[common], help="every pool")

@@ -19,6 +19,9 @@ log = structlog.get_logger()
 CHECK_EVERY = 0.5
 """Seconds between checks that the server still runs."""
 
+MAX_DELAY_FACTOR = 16
+"""The pauses double from the first one up to this many times it (0.5 s: up to 8 s)."""
+
 
 class ServerKeepsDying(ServerError):
     """The embedded server died more often than the restart policy allows."""
@@ -33,6 +36,12 @@ class RestartPolicy:
     window: float = 300.0
     first_delay: float = 0.5
     max_delay: float = 8.0
+
+    @classmethod
+    def of(cls, max_restarts: int, first_delay: float) -> RestartPolicy:
+        """The policy of ``run --server-restarts N --server-restart-delay SECONDS``: pauses doubling from
+        ``first_delay`` up to :data:`MAX_DELAY_FACTOR` times it; 0 restarts gives up at the first death."""
+        return cls(max_restarts=max_restarts, first_delay=first_delay, max_delay=first_delay * MAX_DELAY_FACTOR)
 
     def delay(self, deaths: list[float], now: float) -> float | None:
         """Seconds to wait before restarting after the deaths at ``deaths`` (the last one just now); None
@@ -60,8 +69,12 @@ def watch_server(
             if delay is None:
                 log.error("embedded NATS server keeps dying; giving up", url=server.url, deaths=len(deaths))
                 raise ServerKeepsDying(
-                    f"the embedded nats-server died {policy.max_restarts + 1} times within {policy.window:g}s; "
-                    f"see {server.log_path}"
+                    (
+                        f"the embedded nats-server died {policy.max_restarts + 1} times within {policy.window:g}s"
+                        if policy.max_restarts
+                        else "the embedded nats-server died (server_restarts is 0: not restarted)"
+                    )
+                    + f"; see {server.log_path}"
                 )
             log.error(
                 "embedded NATS server died; restarting it",

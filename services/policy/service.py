@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 import structlog
@@ -11,10 +12,13 @@ from nats.aio.client import Client
 
 from agentscaler.shared import subjects
 from agentscaler.shared.allowlist import fleet_refusal
+from agentscaler.shared.auth.actor import actor_of_subject
+from agentscaler.shared.bus.audit import ensure_audit
 from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.history import ensure_history
-from agentscaler.shared.bus.rpc import Refused, serve
+from agentscaler.shared.bus.hosts import actuators
+from agentscaler.shared.bus.rpc import Refused, request_subject, serve
 from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.messages.bounds import out_of_range
 from agentscaler.shared.messages.commands import (
@@ -35,17 +39,20 @@ from agentscaler.shared.numbers import MIB
 from agentscaler.shared.subjects import InvalidName, check_name
 from agentscaler.shared.telemetry.tracing import current_traceparent
 
+from .audit import CommandAudit, load_actor_names
 from .autopilot import Autopilot, View
 from .core.auto import AutoDecision
 from .core.capacity import capacity
 from .core.decide import Decision, decide
 from .core.scaling import ScaleRefused, check_auto, plan_scale
-from .hosts import actuators
 from .settings import PolicySettings
 from .store import Conflict, PoolStore
 from .tuning import Tuner
 
 log = structlog.get_logger()
+
+COMMAND_TRIGGERS = frozenset({"command", "mode", "config"})
+"""Triggers of decisions a command made: they carry the command's actor."""
 
 
 async def run(settings: PolicySettings, stop: asyncio.Event, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -71,6 +78,11 @@ class PolicyService:
         self.tuner = Tuner(settings, nc, clock)
 
     async def start(self) -> None:
+        for pool, moved in (await self.store.migrate()).items():
+            if moved:
+                log.warning("stored pool config brought into range", pool=pool, moved=moved)
+            else:
+                log.error("stored pool config cannot be read; replace it with `agentscaler pool set`", pool=pool)
         await ensure_history(self.nc.jetstream(), self.settings.history_max_age, self.settings.history_max_mb * MIB)
         if self.settings.default_pool and await self.store.config(DEFAULT_POOL) is None:
             await self._set_pool(PoolConfig(name=DEFAULT_POOL))
@@ -80,10 +92,18 @@ class PolicyService:
             config = await self.store.config(name)
             if state.mode == "auto" and config is not None:
                 await self.autopilot.engage(config, state.desired)
-        await serve(self.nc, subjects.COMMAND, Command, self._on_command, queue="policy", context=_command_ctx)
-        for subject in subjects.COMMAND_KINDS:  # narrower ones, for roles: permissions decide who may send which
-            await serve(self.nc, subject, Command, self._commands_on(subject), queue="policy", context=_command_ctx)
-        await serve(self.nc, subjects.OPTIMIZE, Optimize, self._optimize, queue="policy", context=_command_ctx)
+        js = self.nc.jetstream()
+        await ensure_audit(js, self.settings.audit_max_age, self.settings.audit_max_mb * MIB)
+        audit = CommandAudit(js, self.clock, load_actor_names(self.settings.actors))
+        handlers: dict[str, tuple[Any, Callable[[Any], Awaitable[Any]]]] = {
+            subjects.COMMAND: (Command, self._on_command),
+            # narrower ones, for roles: permissions decide who may send which
+            **{subject: (Command, self._commands_on(subject)) for subject in subjects.COMMAND_KINDS},
+            subjects.OPTIMIZE: (Optimize, self._optimize),
+        }
+        for subject, (kind, handler) in handlers.items():
+            for served in (subject, subjects.as_actor(subject, "*")):  # bare, and sent as a vouched-for user
+                await serve(self.nc, served, kind, handler, queue="policy", context=_command_ctx, record=audit.record)
         await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
         log.info("policy ready")
 
@@ -341,6 +361,7 @@ class PolicyService:
             limit=decision.limit if auto else "",
             demand=decision.demand if auto else 0,
             inputs=inputs,
+            actor=actor_of_subject(request_subject.get()) if trigger in COMMAND_TRIGGERS else "",
         )
         await publish(self.nc, subjects.decision_subject(decision.pool), event)
 

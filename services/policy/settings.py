@@ -24,6 +24,18 @@ class PolicySettings(CommonSettings, frozen=True, kw_only=True):
     history_max_mb: Annotated[
         int, msgspec.Meta(gt=0, description="MiB the history stream may take; the oldest records go first")
     ] = 256
+    audit_max_age: Annotated[
+        float, msgspec.Meta(gt=0, description="seconds of audit records (commands, permission violations) kept")
+    ] = 90 * 86400.0
+    audit_max_mb: Annotated[
+        int, msgspec.Meta(gt=0, description="MiB the audit stream may take; the oldest records go first")
+    ] = 256
+    actors: Annotated[
+        str,
+        msgspec.Meta(
+            description="file naming the users audit records show (public key -> role: `auth init`'s actors.json)"
+        ),
+    ] = ""
     history_interval: Annotated[
         float, msgspec.Meta(gt=0, description="seconds between an auto pool's demand samples in the history")
     ] = 30.0

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import msgspec
 from nats.js import JetStreamContext
-from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.jetstream import bucket, ensure_task_queue, get_struct, put_struct
-from agentscaler.shared.codec import encode
+from agentscaler.shared.codec import BadMessage, decode, encode
+from agentscaler.shared.messages.bounds import into_range
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 
 
@@ -25,6 +27,34 @@ class PoolStore:
     @classmethod
     async def open(cls, js: JetStreamContext) -> PoolStore:
         return cls(js, await bucket(js, subjects.POOLS_BUCKET), await bucket(js, subjects.DESIRED_BUCKET))
+
+    async def migrate(self) -> dict[str, list[str]]:
+        """Bring stored pool configs into today's ranges (a config stored by an older version may hold values
+        it no longer accepts, and would not decode anywhere): each such number moves to the nearest accepted
+        value and the config is stored again. Returns what moved, by pool; a config that still cannot be read
+        is left as it is (its pool stays unusable until ``pool set`` replaces it)."""
+        moved: dict[str, list[str]] = {}
+        for name in await self.names():
+            try:
+                entry = await self.pools.get(name)
+            except KeyNotFoundError:
+                continue
+            if not entry.value:
+                continue
+            try:
+                decode(PoolConfig, entry.value)
+                continue
+            except BadMessage:
+                pass
+            try:
+                fixed, notes = into_range(PoolConfig, msgspec.json.decode(entry.value))
+                config = msgspec.convert(fixed, PoolConfig)
+            except (msgspec.DecodeError, msgspec.ValidationError, TypeError, AttributeError):
+                moved[name] = []
+                continue
+            await self.save_config(config)
+            moved[name] = notes
+        return moved
 
     async def config(self, pool: str) -> PoolConfig | None:
         found = await get_struct(self.pools, pool, PoolConfig)

@@ -9,10 +9,11 @@ from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
 from agentscaler.shared import subjects
+from agentscaler.shared.auth.actor import actor_of_subject, base_subject
 from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket
-from agentscaler.shared.bus.rpc import serve
+from agentscaler.shared.bus.rpc import Refused, request_subject, serve
 from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.messages.agents import (
@@ -56,10 +57,15 @@ class Registry:
         await self._restore()
         self.persist = Persister(self.kv)
         writer = asyncio.create_task(self.persist.run(stop))
-        await serve(self.nc, subjects.AGENT_REGISTER, Register, self._on_register, context=_agent_ctx)
-        await serve(self.nc, subjects.AGENT_DEREGISTER, Deregister, self._on_deregister, context=_agent_ctx)
+        # Agents with a user of their own send as themselves (``.as.<agent id>``, all a secured server allows).
+        for subject in (subjects.AGENT_REGISTER, subjects.as_actor(subjects.AGENT_REGISTER, "*")):
+            await serve(self.nc, subject, Register, self._on_register, context=_agent_ctx)
+        for subject in (subjects.AGENT_DEREGISTER, subjects.as_actor(subjects.AGENT_DEREGISTER, "*")):
+            await serve(self.nc, subject, Deregister, self._on_deregister, context=_agent_ctx)
         await serve(self.nc, subjects.REGISTRY_QUERY, AgentsQuery, self._on_query)
-        await listen(self.nc, subjects.heartbeat_subject("*"), Heartbeat, self._on_heartbeat, traced=False)
+        beats = subjects.heartbeat_subject("*")
+        for subject in (beats, subjects.as_actor(beats, "*")):
+            await listen(self.nc, subject, Heartbeat, self._on_heartbeat, traced=False)
         await listen(self.nc, subjects.agent_event_subject("spawned"), Spawned, self._on_spawned)
         await listen(self.nc, subjects.agent_event_subject("exited"), Exited, self._on_exited)
         log.info("registry ready", agents=len(self.table.agents))
@@ -80,10 +86,12 @@ class Registry:
         self.table.restore(records, self.clock.now())
 
     async def _on_register(self, req: Register) -> Ack:
+        _check_sender(req.agent_id, request_subject.get())
         await self._emit(self.table.register(req, self.clock.now()))
         return Ack()
 
     async def _on_deregister(self, req: Deregister) -> Ack:
+        _check_sender(req.agent_id, request_subject.get())
         await self._emit(self.table.deregister(req, self.clock.now()))
         return Ack()
 
@@ -91,8 +99,12 @@ class Registry:
         return AgentList(agents=self.table.select(req.pool, req.host))
 
     async def _on_heartbeat(self, hb: Heartbeat, subject: str) -> None:
-        if subject != subjects.heartbeat_subject(hb.pool):
+        if base_subject(subject) != subjects.heartbeat_subject(hb.pool):
             log.warning("dropped heartbeat naming another pool than its subject", subject=subject, pool=hb.pool)
+            return
+        sender = actor_of_subject(subject)
+        if sender and sender != hb.agent_id:
+            log.warning("dropped heartbeat naming another agent than its sender", sender=sender, agent=hb.agent_id)
             return
         await self._emit(self.table.heartbeat(hb, self.clock.now()))
 
@@ -119,6 +131,13 @@ class Registry:
                     log.warning("agent lost", reason=event.reason, host=agent.host, pid=agent.pid)
                     self.persist.delete(agent.agent_id)
                     await publish(self.nc, subjects.agent_event_subject("lost"), event)
+
+
+def _check_sender(agent_id: str, subject: str) -> None:
+    """Refuse a message about ``agent_id`` sent as another agent (its subject's ``.as.<agent id>``)."""
+    sender = actor_of_subject(subject)
+    if sender and sender != agent_id:
+        raise Refused("refused", f"sent as agent {sender!r} but names agent {agent_id!r}: an agent speaks for itself")
 
 
 def _agent_ctx(req: Register | Deregister) -> dict[str, str]:

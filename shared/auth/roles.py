@@ -13,8 +13,31 @@ from dataclasses import dataclass
 
 from .. import subjects as s
 
-INBOX = "_INBOX.{user}.>"
-"""Placeholder for the user's own reply inbox; the server config names the user's public key in it."""
+USER = "{user}"
+"""Placeholder for the user's public key; the server config puts the key of the user whose permission it is."""
+POOL = "{pool}"
+"""Placeholder in the agent role: the agent's pool (each agent's user names it: ``shared/auth/serverconf.py``)."""
+AGENT = "{agent}"
+"""Placeholder in the agent role: the agent's id."""
+AGENT_ROLE = "agent"
+INBOX = f"_INBOX.{USER}.>"
+"""The user's own reply inbox."""
+
+
+def as_user(subject: str) -> str:
+    """``subject`` sent as the user itself (``<subject>.as.<its key>``): the server vouches for the actor."""
+    return s.as_actor(subject, USER)
+
+
+def bare_and_as_anyone(*subjects: str) -> list[str]:
+    """Each subject, and the same sent as any user: what a service that serves them subscribes to."""
+    return [form for subject in subjects for form in (subject, s.as_actor(subject, "*"))]
+
+
+def violations_of(role: str) -> str:
+    """Where a service records the permission violations its own connection meets."""
+    return s.audit_subject(f"violation.{role}")
+
 
 JS = "$JS.API"
 
@@ -89,6 +112,8 @@ ANY_POOL = "*"
 
 AGENT_EVENT = s.agent_event_subject
 HISTORY_READ = stream_read(s.HISTORY_STREAM)
+AUDIT_READ = stream_read(s.AUDIT_STREAM)
+COMMAND_SUBJECTS = (s.COMMAND, s.COMMAND_OPERATE, s.COMMAND_READ, s.OPTIMIZE)
 
 
 def _task_streams(pools: Sequence[str]) -> list[str]:
@@ -104,8 +129,9 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
     viewer_pub = [
         s.STATUS,
         s.REGISTRY_QUERY,
-        s.COMMAND_READ,
+        as_user(s.COMMAND_READ),
         *HISTORY_READ,
+        *AUDIT_READ,
         *kv_get(s.RESULTS_BUCKET),
     ]
     viewer_sub = [INBOX, f"{s.PREFIX}.evt.>"]
@@ -114,7 +140,7 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
         Role(
             "operator",
             "scale, auto/manual, optimize, status, agents, history, results; not pool definitions",
-            (s.COMMAND_OPERATE, s.OPTIMIZE, *viewer_pub),
+            (as_user(s.COMMAND_OPERATE), as_user(s.OPTIMIZE), *viewer_pub),
             tuple(viewer_sub),
         ),
         Role(
@@ -136,6 +162,8 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 s.decision_subject("*"),
                 s.history_subject("*"),
                 s.optimize_event_subject("*"),
+                s.audit_subject("command"),
+                violations_of("policy"),
                 f"{JS}.STREAM.INFO.*",
                 f"{JS}.STREAM.CREATE.*",
                 f"{JS}.STREAM.UPDATE.*",
@@ -149,10 +177,7 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
             ),
             (
                 INBOX,
-                s.COMMAND,
-                s.COMMAND_OPERATE,
-                s.COMMAND_READ,
-                s.OPTIMIZE,
+                *bare_and_as_anyone(*COMMAND_SUBJECTS),
                 s.snapshot_subject("*"),
                 s.task_subject("*"),
             ),
@@ -164,6 +189,7 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
             (
                 s.snapshot_subject("*"),
                 s.REGISTRY_QUERY,
+                violations_of("monitor"),
                 f"{JS}.STREAM.NAMES",  # to find the results bucket's stream by subject
                 f"{JS}.CONSUMER.INFO.*.{s.TASK_CONSUMER}",
                 *HISTORY_READ,
@@ -183,14 +209,13 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 AGENT_EVENT("registered"),
                 AGENT_EVENT("deregistered"),
                 AGENT_EVENT("lost"),
+                violations_of("registry"),
                 *kv_write(s.AGENTS_BUCKET),
             ),
             (
                 INBOX,
                 s.REGISTRY_QUERY,
-                s.AGENT_REGISTER,
-                s.AGENT_DEREGISTER,
-                s.heartbeat_subject("*"),
+                *bare_and_as_anyone(s.AGENT_REGISTER, s.AGENT_DEREGISTER, s.heartbeat_subject("*")),
                 AGENT_EVENT("spawned"),
                 AGENT_EVENT("exited"),
             ),
@@ -203,27 +228,31 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 AGENT_EVENT("spawned"),
                 AGENT_EVENT("exited"),
                 s.REGISTRY_QUERY,
+                violations_of("actuator"),
                 *kv_open(s.POOLS_BUCKET),
                 *kv_open(s.DESIRED_BUCKET),
                 *kv_write(s.HOSTS_BUCKET),
+                *kv_write(s.DEATHS_BUCKET),
             ),
             (INBOX, AGENT_EVENT("lost")),
         ),
         Role(
-            "agent",
-            "agents: pull and ack tasks, write results, heartbeat, register and deregister; nothing else",
+            AGENT_ROLE,
+            "each agent: pull and ack its pool's tasks, write its pool's results, heartbeat, register and "
+            "deregister as itself; nothing else",
             (
-                f"{JS}.CONSUMER.INFO.*.{s.TASK_CONSUMER}",
-                f"{JS}.CONSUMER.MSG.NEXT.*.{s.TASK_CONSUMER}",
-                f"$JS.ACK.*.{s.TASK_CONSUMER}.>",
-                *kv_get(s.RESULTS_BUCKET),
-                f"$KV.{s.RESULTS_BUCKET}.>",
+                f"{JS}.CONSUMER.INFO.{s.task_stream(POOL)}.{s.TASK_CONSUMER}",
+                f"{JS}.CONSUMER.MSG.NEXT.{s.task_stream(POOL)}.{s.TASK_CONSUMER}",
+                f"$JS.ACK.{s.task_stream(POOL)}.{s.TASK_CONSUMER}.>",
+                *kv_get(s.RESULTS_BUCKET, f"{POOL}.>"),
+                f"$KV.{s.RESULTS_BUCKET}.{POOL}.>",
                 f"{JS}.STREAM.CREATE.{kv_stream(s.ATTEMPTS_BUCKET)}",  # the first agent makes it
-                *kv_get(s.ATTEMPTS_BUCKET),
-                f"$KV.{s.ATTEMPTS_BUCKET}.>",
-                s.heartbeat_subject("*"),
-                s.AGENT_REGISTER,
-                s.AGENT_DEREGISTER,
+                *kv_get(s.ATTEMPTS_BUCKET, f"{POOL}.>"),
+                f"$KV.{s.ATTEMPTS_BUCKET}.{POOL}.>",
+                *kv_get(s.DEATHS_BUCKET),  # why the agent that ran a task it gives up on died
+                s.as_actor(s.heartbeat_subject(POOL), AGENT),
+                s.as_actor(s.AGENT_REGISTER, AGENT),
+                s.as_actor(s.AGENT_DEREGISTER, AGENT),
             ),
             (INBOX,),
         ),

@@ -13,6 +13,7 @@ import structlog
 from nats.aio.client import Client
 
 from ..errors import NatsUnavailable
+from .audit import is_violation, report_violation
 from .options import Target, as_settings, connect_kwargs, scrub, shown
 
 log = structlog.get_logger()
@@ -57,11 +58,20 @@ async def connect_once(
         raise NatsUnavailable(scrub(f"cannot connect to NATS at {shown(settings)}: {exc}", settings)) from exc
 
 
-async def connect_service(target: Target, name: str, stop: asyncio.Event, quiet_for: float = 30.0) -> Client | None:
+async def connect_service(
+    target: Target,
+    name: str,
+    stop: asyncio.Event,
+    quiet_for: float = 30.0,
+    audit: bool = False,
+    on_reconnect: Callable[[], None] | None = None,
+) -> Client | None:
     """Connect a long-running service: wait for the server (saying once where it looks) until connected or
     ``stop`` is set, then reconnect forever. Returns None if stopped first. A repeated connection error is
     logged once per ``quiet_for`` seconds, not on every attempt. ``target`` is the connection settings or a
-    bare server URL list; what is logged names the servers without credentials."""
+    bare server URL list; what is logged names the servers without credentials. With ``audit``, each permission
+    violation logged is also stored in the audit stream, reported by ``name``. ``on_reconnect`` is called each
+    time the connection is back."""
     settings = as_settings(target)
     options = connect_kwargs(settings)
     url = shown(settings)
@@ -76,6 +86,8 @@ async def connect_service(target: Target, name: str, stop: asyncio.Event, quiet_
         last_logged[text] = now
         if client:
             log.warning("nats error", url=url, error=text)
+            if audit and is_violation(exc):
+                await report_violation(client[0], name, exc)
         else:
             log.warning("waiting for NATS", url=url, error=text, hint=str(unavailable(settings)))
 
@@ -83,8 +95,10 @@ async def connect_service(target: Target, name: str, stop: asyncio.Event, quiet_
         if client and not (client[0].is_draining or client[0].is_closed):
             log.warning("disconnected from NATS; reconnecting", url=url)
 
-    async def on_reconnect() -> None:
+    async def reconnected() -> None:
         log.info("reconnected to NATS", url=url)
+        if on_reconnect is not None:
+            on_reconnect()
 
     connecting = asyncio.create_task(
         nats.connect(
@@ -95,7 +109,7 @@ async def connect_service(target: Target, name: str, stop: asyncio.Event, quiet_
             reconnect_time_wait=0.5,
             error_cb=on_error,
             disconnected_cb=on_disconnect,
-            reconnected_cb=on_reconnect,
+            reconnected_cb=reconnected,
         )
     )
     stopped = asyncio.create_task(stop.wait())
@@ -120,11 +134,18 @@ async def cancel_until_done(task: asyncio.Task[Any]) -> None:
 
 
 @asynccontextmanager
-async def service_connection(target: Target, name: str, stop: asyncio.Event) -> AsyncIterator[Client | None]:
+async def service_connection(
+    target: Target,
+    name: str,
+    stop: asyncio.Event,
+    audit: bool = False,
+    on_reconnect: Callable[[], None] | None = None,
+) -> AsyncIterator[Client | None]:
     """A service's connection for its lifetime: waits for NATS, drains on the way out (idempotent). With
     NATS gone (draining refused while reconnecting, or too slow) it is closed instead, within seconds: a
-    stopping process never waits for a server that may not come back."""
-    nc = await connect_service(target, name, stop)
+    stopping process never waits for a server that may not come back. ``audit``, ``on_reconnect``: as
+    :func:`connect_service`."""
+    nc = await connect_service(target, name, stop, audit=audit, on_reconnect=on_reconnect)
     try:
         yield nc
     finally:
@@ -140,8 +161,9 @@ async def run_connected(
     service: str, target: Target, host: str, stop: asyncio.Event, body: Callable[[Client], Awaitable[None]]
 ) -> None:
     """A service's life: connect (waiting for NATS), run ``body`` with the service's log context bound,
-    drain the connection at the end. Returns at once if stopped before NATS answered."""
-    async with service_connection(target, f"{service}@{host}", stop) as nc:
+    drain the connection at the end. Returns at once if stopped before NATS answered. The permission violations
+    its connection meets go to the audit stream."""
+    async with service_connection(target, f"{service}@{host}", stop, audit=True) as nc:
         if nc is None:
             return
         with structlog.contextvars.bound_contextvars(service=service, host=host):

@@ -14,23 +14,35 @@ from agentscaler.shared import subjects
 READ_BATCH = 1000
 
 
-def history_config(max_age: float, max_bytes: int) -> StreamConfig:
+def bounded_stream(name: str, captured: list[str], max_age: float, max_bytes: int, description: str) -> StreamConfig:
+    """A stream on disk kept for ``max_age`` seconds within ``max_bytes``, the oldest messages dropped first."""
     return StreamConfig(
-        name=subjects.HISTORY_STREAM,
-        subjects=[f"{subjects.DECISIONS}.>", f"{subjects.HISTORY}.>"],
+        name=name,
+        subjects=captured,
         storage=StorageType.FILE,
         max_age=max_age,
         max_bytes=max_bytes,
         discard=DiscardPolicy.OLD,
-        description="agentscaler decisions and auto pools' demand samples",
+        description=description,
+    )
+
+
+def history_config(max_age: float, max_bytes: int) -> StreamConfig:
+    captured = [f"{subjects.DECISIONS}.>", f"{subjects.HISTORY}.>"]
+    return bounded_stream(
+        subjects.HISTORY_STREAM, captured, max_age, max_bytes, "agentscaler decisions and auto pools' demand samples"
     )
 
 
 async def ensure_history(js: JetStreamContext, max_age: float, max_bytes: int) -> None:
     """Create the history stream, or bring its limits to these."""
-    config = history_config(max_age, max_bytes)
+    await ensure_stream(js, history_config(max_age, max_bytes))
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream of ``config``, or bring its settings to these."""
     try:
-        await js.stream_info(subjects.HISTORY_STREAM)
+        await js.stream_info(str(config.name))
         await js.update_stream(config)
     except NotFoundError:
         await js.add_stream(config)
@@ -39,6 +51,11 @@ async def ensure_history(js: JetStreamContext, max_age: float, max_bytes: int) -
 async def read_history(js: JetStreamContext, subject: str, since: float, limit: int = 500_000) -> list[Msg]:
     """Messages on ``subject`` (wildcards allowed) recorded at or after ``since`` (epoch seconds), oldest
     first, at most the ``limit`` newest of them; none when the stream does not exist yet."""
+    return await read_since(js, subjects.HISTORY_STREAM, subject, since, limit)
+
+
+async def read_since(js: JetStreamContext, stream: str, subject: str, since: float, limit: int) -> list[Msg]:
+    """Messages of ``stream`` on ``subject`` recorded at or after ``since``: as :func:`read_history`."""
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.BY_START_TIME,
         opt_start_time=datetime.datetime.fromtimestamp(since, tz=datetime.UTC),  # type: ignore[arg-type]
@@ -48,7 +65,7 @@ async def read_history(js: JetStreamContext, subject: str, since: float, limit: 
         mem_storage=True,
     )
     try:
-        sub = await js.pull_subscribe(subject, stream=subjects.HISTORY_STREAM, config=config)
+        sub = await js.pull_subscribe(subject, stream=stream, config=config)
     except NotFoundError:
         return []
     try:

@@ -40,6 +40,7 @@ _BUCKETS: dict[str, dict[str, Any]] = {
     subjects.RESULTS_BUCKET: {"history": 1, "ttl": 7 * 24 * 3600.0, "direct": True},
     subjects.HOSTS_BUCKET: {"history": 1},
     subjects.ATTEMPTS_BUCKET: {"history": 1, "ttl": 7 * 24 * 3600.0, "direct": True},
+    subjects.DEATHS_BUCKET: {"history": 1, "ttl": 24 * 3600.0, "direct": True},
 }
 
 

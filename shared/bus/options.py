@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from ..auth.inbox import inbox_prefix
+from ..auth.actor import NoActor, actor_from, creds_user
+from ..auth.inbox import inbox_prefix, inbox_prefix_of
 from ..settings import CommonSettings, SettingsError
 from .context import with_context
 
@@ -112,6 +114,7 @@ def connect_kwargs(settings: CommonSettings, env: Mapping[str, str] | None = Non
     kwargs: dict[str, Any] = {"servers": server_list(s.nats_url)}
     if s.creds:
         kwargs["user_credentials"] = s.creds
+        kwargs["inbox_prefix"] = creds_inbox(s.creds)  # the only replies the server lets this user read
     if s.nkey:
         kwargs["nkeys_seed"] = s.nkey
         kwargs["inbox_prefix"] = nkey_inbox(s.nkey)  # the only replies the server lets this user read
@@ -125,6 +128,26 @@ def connect_kwargs(settings: CommonSettings, env: Mapping[str, str] | None = Non
     if tls is not None:
         kwargs["tls"] = tls
     return kwargs
+
+
+def actor_of(settings: CommonSettings, env: Mapping[str, str] | None = None) -> str:
+    """Who a client with these settings sends commands as (``shared/auth/actor.py``): its nkey's or JWT's public
+    key, else its user name; empty when it has none (commands then go on the bare subjects)."""
+    s = with_context(settings, env)
+    try:
+        return actor_from(nkey=s.nkey, creds=s.creds, user=s.user)
+    except (OSError, NoActor) as exc:
+        raise SettingsError(f"cannot tell the user from the credentials (creds, nkey): {exc}") from None
+    except Exception as exc:  # nkeys raises its own errors for a bad seed
+        raise SettingsError(f"nkey seed file {s.nkey!r} (setting nkey) holds no valid user seed: {exc}") from None
+
+
+def creds_inbox(creds_file: str) -> str:
+    """The reply inbox prefix of the user in a ``.creds`` file (``_INBOX.<its JWT's public key>``)."""
+    try:
+        return inbox_prefix_of(creds_user(Path(creds_file).read_text()))
+    except (OSError, NoActor) as exc:
+        raise SettingsError(f"credentials file {creds_file!r} (setting creds) cannot be read: {exc}") from None
 
 
 def nkey_inbox(seed_file: str) -> str:
@@ -150,10 +173,13 @@ def tls_context(s: CommonSettings, servers: list[str]) -> ssl.SSLContext | None:
     return ctx
 
 
-def agent_connection_env(settings: CommonSettings, agent_creds: str, agent_nkey: str) -> dict[str, str]:
-    """The connection settings an agent gets (``AGENTSCALER_AGENT_*``): the servers without credentials, the
-    TLS files, and its own credential files (paths, never contents). Every other credential is set empty so that
-    nothing inherited (an environment variable or a config file) gives an agent the service's identity."""
+def agent_connection_env(
+    settings: CommonSettings, agent_creds: str, agent_nkey: str, agent_tls_cert: str = "", agent_tls_key: str = ""
+) -> dict[str, str]:
+    """The connection settings an agent gets (``AGENTSCALER_AGENT_*``): the servers without credentials, the CA,
+    and its own credential and TLS client certificate files (paths, never contents). Every other credential is
+    set empty so that nothing inherited (an environment variable or a config file) gives an agent the service's
+    identity: not even its TLS client certificate."""
     s = with_context(settings)
     values = {
         "nats_url": redact_url(s.nats_url),
@@ -163,8 +189,8 @@ def agent_connection_env(settings: CommonSettings, agent_creds: str, agent_nkey:
         "password": "",
         "token": "",
         "tls_ca": s.tls_ca,
-        "tls_cert": s.tls_cert,
-        "tls_key": s.tls_key,
+        "tls_cert": agent_tls_cert,
+        "tls_key": agent_tls_key,
         "context": "",
     }
     return {f"AGENTSCALER_AGENT_{name.upper()}": value for name, value in values.items()}

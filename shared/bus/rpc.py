@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import msgspec
@@ -12,7 +13,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind, StatusCode, get_current_span
 
 from ..codec import BadMessage, decode, encode
 from ..errors import NoResponders, RequestFailed
@@ -23,6 +24,13 @@ log = structlog.get_logger()
 
 Req = TypeVar("Req")
 Rep = TypeVar("Rep")
+
+request_subject: ContextVar[str] = ContextVar("request_subject", default="")
+"""The subject of the request being handled, for handlers that need to know where it came (who sent it)."""
+
+Recorder = Callable[[Msg, Any, Any], Awaitable[None]]
+"""Called after each request is answered with the message, the decoded request (None if it did not decode)
+and the reply sent."""
 
 
 class _Probe(msgspec.Struct):
@@ -68,33 +76,48 @@ async def serve(
     *,
     queue: str = "",
     context: Callable[[Any], dict[str, str]] | None = None,
+    record: Recorder | None = None,
 ) -> Subscription:
     """Answer requests on ``subject``: decode as ``request_type``, call ``handler`` inside a consumer span
     with log context bound, reply with its result. Bad input and failures become :class:`Error` replies; the
-    subscription never dies."""
+    subscription never dies. ``record`` hears every request and its reply (an audit)."""
 
     async def on_msg(msg: Msg) -> None:
-        with span(f"handle {subject}", kind=SpanKind.SERVER, parent=msg.headers) as current:
+        with span(f"handle {subject}", kind=SpanKind.SERVER, parent=msg.headers):
+            req, result = None, None
             try:
                 req = decode(request_type, msg.data)
             except BadMessage as exc:
                 log.warning("bad request", subject=msg.subject, error=str(exc))
-                await _reply(msg, Error(code="bad_request", message=str(exc)))
-                return
-            binding = context(req) if context else {}
-            with structlog.contextvars.bound_contextvars(**binding):
-                try:
-                    result = await handler(req)
-                except Refused as exc:
-                    log.info("request refused", subject=msg.subject, code=exc.code, reason=exc.message)
-                    result = Error(code=exc.code, message=exc.message)  # type: ignore[arg-type]
-                except Exception as exc:
-                    log.exception("request failed", subject=msg.subject)
-                    current.set_status(StatusCode.ERROR, str(exc))
-                    result = Error(code="internal", message=f"{type(exc).__name__}: {exc}")
-                await _reply(msg, result)
+                result = Error(code="bad_request", message=str(exc))
+            if result is None:
+                result = await _handle(msg, req, handler, context)
+            if record is not None:
+                await record(msg, req, result)
+            await _reply(msg, result)
 
     return await nc.subscribe(subject, queue=queue, cb=on_msg)
+
+
+async def _handle(
+    msg: Msg, req: Any, handler: Callable[[Any], Awaitable[Any]], context: Callable[[Any], dict[str, str]] | None
+) -> Any:
+    """``handler``'s reply to ``req``, or the :class:`Error` it was refused or failed with."""
+    binding = context(req) if context else {}
+    token = request_subject.set(msg.subject)
+    try:
+        with structlog.contextvars.bound_contextvars(**binding):
+            try:
+                return await handler(req)
+            except Refused as exc:
+                log.info("request refused", subject=msg.subject, code=exc.code, reason=exc.message)
+                return Error(code=exc.code, message=exc.message)  # type: ignore[arg-type]
+            except Exception as exc:
+                log.exception("request failed", subject=msg.subject)
+                get_current_span().set_status(StatusCode.ERROR, str(exc))
+                return Error(code="internal", message=f"{type(exc).__name__}: {exc}")
+    finally:
+        request_subject.reset(token)
 
 
 async def _reply(msg: Msg, result: Any) -> None:

@@ -4,6 +4,7 @@ reference's table of ranges (``bounds_table``), which a test holds to the code."
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import msgspec
@@ -110,3 +111,46 @@ def out_of_range(message: msgspec.Struct) -> str:
     except msgspec.ValidationError as exc:
         return str(exc)
     return ""
+
+
+def into_range(kind: type[msgspec.Struct], data: dict[str, object]) -> tuple[dict[str, object], list[str]]:
+    """``data`` (a decoded ``kind``, maybe stored by a version with wider ranges) with each number outside its
+    field's range moved to the nearest accepted value, nested structs too; and what was moved, in words. Pure."""
+    info = mi.type_info(kind)
+    assert isinstance(info, mi.StructType)
+    return _into(info, data, "")
+
+
+def _into(info: mi.StructType, data: dict[str, object], prefix: str) -> tuple[dict[str, object], list[str]]:
+    out, moved = dict(data), []
+    for field in info.fields:
+        name = field.encode_name
+        if name not in out:
+            continue
+        value = out[name]
+        kinds = field.type.types if isinstance(field.type, mi.UnionType) else (field.type,)
+        for kind in kinds:
+            if isinstance(kind, mi.IntType | mi.FloatType) and isinstance(value, int | float) and value is not True:
+                fixed = _clamp(kind, value)
+                if fixed != value:
+                    out[name] = fixed
+                    moved.append(f"{prefix}{name} {value!r} -> {fixed!r}")
+                break
+            if isinstance(kind, mi.StructType) and isinstance(value, dict):
+                out[name], inner = _into(kind, value, f"{prefix}{name}.")
+                moved += inner
+                break
+    return out, moved
+
+
+def _clamp(kind: mi.IntType | mi.FloatType, value: float) -> float:
+    integer = isinstance(kind, mi.IntType)
+    if kind.ge is not None and value < kind.ge:
+        value = kind.ge
+    if kind.gt is not None and value <= kind.gt:
+        value = kind.gt + 1 if integer else math.nextafter(kind.gt, math.inf)
+    if kind.le is not None and value > kind.le:
+        value = kind.le
+    if kind.lt is not None and value >= kind.lt:
+        value = kind.lt - 1 if integer else math.nextafter(kind.lt, -math.inf)
+    return int(value) if integer else float(value)

@@ -73,6 +73,9 @@ class DecisionEvent(Message, frozen=True, kw_only=True):
     """Agents the queue and task figures called for, before prediction and limits (auto mode)."""
     inputs: Observation | None = None
     """What an auto decision saw."""
+    actor: str = ""
+    """Who sent the command that made it (as in the audit record; empty for the policy's own decisions and
+    for commands sent on bare subjects)."""
 
 
 class DemandSample(Message, frozen=True, kw_only=True):

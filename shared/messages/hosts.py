@@ -24,6 +24,9 @@ class ActuatorInfo(Message, frozen=True, kw_only=True):
     problems: dict[str, str] = {}
     """Pool name -> why this actuator runs none of its agents (a handler or env it does not allow, a
     handler that cannot be loaded)."""
+    checked: dict[str, str] = {}
+    """Pool name -> the handler this actuator has tried (a probe imports it as an agent would) or refused: for
+    that handler, ``problems`` holds its verdict (no entry: it loads)."""
     at: float
     """When it was written (seconds since the epoch)."""
     interval: Annotated[float, msgspec.Meta(gt=0)] = 10.0

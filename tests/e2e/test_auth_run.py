@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 from agentscaler.services.cli.auth import EXIT_DENIED
+from agentscaler.shared.auth import jwt
 from agentscaler.shared.bus.server import free_port
 from tests.e2e.harness import FAST, wait_until
 
 
 def cli(url: str, keys: Path, role: str | None, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    creds = ["--nkey", str(keys / f"{role}.nk")] if role else []
+    creds = ["--creds", str(keys / f"{role}.creds")] if role else []
     return subprocess.run(
         [sys.executable, "-m", "agentscaler.services.cli", *args, "--nats-url", url, *creds],
         env=os.environ | FAST, capture_output=True, text=True, timeout=timeout,
@@ -53,6 +54,22 @@ def test_run_with_auth(tmp_path: Path) -> None:
         assert cli(url, keys, "viewer", "up", "2", "--pool", "work").returncode == EXIT_DENIED
         agents = json.loads(cli(url, keys, "viewer", "agents", "--json", "--pool", "work").stdout)
         assert len(agents["agents"]) == 1
+        [agent] = agents["agents"]  # it runs as a user of its own, for its pool and id
+        environ = dict(
+            line.split("=", 1) for line in Path(f"/proc/{agent['pid']}/environ").read_text().split("\0") if "=" in line
+        )
+        own = Path(environ["AGENTSCALER_AGENT_CREDS_DIR"]) / f"{agent['agent_id']}.creds"
+        claims = jwt.claims_of(jwt.creds_jwt(own.read_text()))
+        assert (claims["name"], claims["nats"]["tags"]) == (agent["agent_id"], ["pool:work"])
+        assert not any(k.endswith(("_CREDS", "_NKEY")) and v for k, v in environ.items()), "no shared identity"
+        audit = cli(url, keys, "viewer", "audit", "--json", "--pool", "work")
+        records = [json.loads(line) for line in audit.stdout.splitlines()]
+        changes = [r for r in records if r["command"] in ("set_pool", "scale")]  # the CLI reads the pool too
+        assert all(len(r["trace_id"]) == 32 for r in records)
+        assert [(r["command"], r["actor_name"], r["outcome"]) for r in changes] == [
+            ("set_pool", "admin", "ok"),
+            ("scale", "operator", "ok"),  # the viewer's `up` and the operator's set_pool never reached the policy
+        ], audit.stdout + audit.stderr
         server_log = (tmp_path / "data" / "nats-server.log").read_text()
         violations = [line for line in server_log.splitlines() if "Violation" in line and "agentscaler-cli" not in line]
         assert violations == []  # the services and the agent never overstep their roles

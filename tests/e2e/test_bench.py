@@ -26,6 +26,18 @@ def test_spawn_benchmark_runs_small() -> None:
     assert exited.split()[-2:] == ["6.00", "2.00"], exited
 
 
+def test_spawn_benchmark_runs_small_secured() -> None:
+    out = run_bench("spawn.py", "--secured", "--agents", "4", "--quiet", "1")
+    assert "start time ratio secured/unsecured" in out
+    exited = next(line for line in out.splitlines() if line.startswith("agents that exited 0"))
+    assert exited.split()[-2:] == ["4.00", "4.00"], exited
+
+
+def test_commands_benchmark_runs_small() -> None:
+    out = run_bench("commands.py", "--requests", "20")
+    assert [line.split()[0] for line in out.splitlines()[-2:]] == ["list_pools", "scale"], out
+
+
 def test_drain_benchmark_runs_small() -> None:
     assert "lost tasks = 0" in run_bench("drain.py", "--agents", "5", "--task", "0.5")
 

@@ -50,8 +50,24 @@ def test_a_malformed_task_is_reported_failed_and_the_agent_goes_on(system: Syste
     wait_until(lambda: result(system, "e2e", ok)["state"] == "done", what="next task done")
 
 
+def test_pool_set_reports_a_handler_the_host_cannot_load(system: System) -> None:
+    make_pool(system, "e2e")  # the system answers
+    for handler, error in (
+        ("no_such_module_anywhere:run", "cannot import handler module 'no_such_module_anywhere'"),
+        ("agentscaler.services.agent.examples.llm:parse_latency", "must be an async function"),
+    ):
+        out = system.cli("pool", "set", "bad", "--handler", handler, check=False)
+        assert out.returncode == 1, out.stdout + out.stderr
+        assert f"pool bad is saved, but host {system.host} cannot run it" in out.stderr and error in out.stderr
+        problems = system.status("bad")["problems"]
+        assert any(error in problem for problem in problems), problems
+    fixed = system.cli("pool", "set", "bad", "--handler", "agentscaler.services.agent.examples.llm:simulate")
+    assert "cannot run it" not in fixed.stderr
+    wait_until(lambda: system.status("bad")["problems"] == [], what="the problem gone from status")
+
+
 def test_a_pool_with_a_broken_handler_backs_off_instead_of_spinning(system: System) -> None:
-    make_pool(system, "broken", "--handler", "no_such_module_anywhere:run")
+    make_pool(system, "broken", "--handler", "no_such_module_anywhere:run", "--check-wait", "0")
     system.cli("up", "3", "--pool", "broken")
     wait_until(
         lambda: "cannot import handler module 'no_such_module_anywhere'" in system.log_text(), what="clear error"
@@ -84,7 +100,7 @@ def test_a_nats_restart_mid_work_loses_no_task(system: System, nats_server: Embe
 
 
 def test_a_hung_agent_is_declared_lost_killed_and_replaced(system: System) -> None:
-    task_id, hung = one_agent_busy(system, "e2e", 1)
+    task_id, hung = one_agent_busy(system, "e2e", 4)  # long enough to be stopped mid-task, CLI polls and all
     hung.send_signal(signal.SIGSTOP)  # alive but silent: no heartbeats, no progress
     done = wait_until(
         lambda: (r := result(system, "e2e", task_id))["state"] == "done" and r, timeout=60, what="task done elsewhere"

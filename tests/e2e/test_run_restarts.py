@@ -32,6 +32,7 @@ class Run:
     data_dir: Path
     log: Path
     host: str
+    flags: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -43,6 +44,7 @@ class Run:
 
     def start(self) -> None:
         args = ["run", "--port", str(self.port), "--data-dir", str(self.data_dir), "--log-file", str(self.log)]
+        args += self.flags
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agentscaler.services.cli", *args],
             env=self.env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -95,31 +97,40 @@ def run(tmp_path: Path) -> Iterator[Run]:
             proc.kill()
 
 
+RESTARTS = 2
+"""``run --server-restarts``: two restarts, after pauses of 0.1 s and 0.2 s, instead of five (0.5 s to 8 s)."""
+
+
 def test_a_killed_nats_server_is_restarted_then_run_gives_up_non_zero(run: Run) -> None:
+    run.flags = ("--server-restarts", str(RESTARTS), "--server-restart-delay", "0.1")
     run.start()
     run.cli("up", "1", "--pool", "default", "--wait", "--timeout", "60")
     first = run.nats_server()
     first.kill()
     wait_until(lambda: run.nats_server().pid != first.pid, timeout=30, what="a new nats-server child")
     [task] = run.cli("submit", '{"sleep": 0}', "--pool", "default").stdout.split()
+    # The idle agent's pull request died with the server: it asks again as soon as it is reconnected, not
+    # after its pull timeout (30 s) has run out.
     wait_until(
         lambda: json.loads(run.cli("result", task, "--pool", "default").stdout)["state"] == "done",
-        timeout=60,
-        what="a task run after the restart",
+        timeout=20,
+        what="a task run after the restart, well within the agent's 30 s pull timeout",
     )
     assert "embedded NATS server died; restarting it" in run.log_text()
     assert run.proc is not None and run.proc.poll() is None
-    # Killed as soon as it is back, again and again: `run` stops and says so with its exit status.
-    for _ in range(5):
+    # Killed as soon as it is back, again and again: restarted while the deaths within 5 minutes number at
+    # most --server-restarts, then `run` stops and says so with its exit status.
+    for _ in range(RESTARTS - 1):
         dead = run.nats_server().pid
         psutil.Process(dead).kill()
-        wait_until(
-            lambda: run.proc.poll() is not None or run.nats_server().pid != dead,  # noqa: B023
-            timeout=60,
-            what="a restart (or the end of run)",
-        )
+        wait_until(lambda: run.nats_server().pid != dead, timeout=30, what="a restart")  # noqa: B023
+        assert run.proc.poll() is None
+    dead = run.nats_server().pid
+    psutil.Process(dead).kill()
     assert run.proc.wait(150) == 1
+    assert run.log_text().count("embedded NATS server died; restarting it") == RESTARTS
     assert "embedded NATS server keeps dying; giving up" in run.log_text()
+    assert f"died {RESTARTS + 1} times within 300s" in run.log_text()
     assert not psutil.pid_exists(dead) or psutil.Process(dead).status() == psutil.STATUS_ZOMBIE
 
 

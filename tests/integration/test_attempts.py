@@ -21,7 +21,7 @@ import pytest
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from agentscaler.services.agent.attempts import Attempts
+from agentscaler.services.agent.attempts import Attempts, parse_attempt
 from agentscaler.services.cli.client import Client as AgentscalerClient
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.jetstream import bucket, ensure_task_queue, get_struct
@@ -74,7 +74,7 @@ async def test_a_task_redelivered_as_new_after_a_server_crash_counts_its_earlier
     try:
         attempts = await bucket(js, subjects.ATTEMPTS_BUCKET)
         counted = await eventually(lambda: attempts.get(key), timeout=30, what="the first agent's count")
-        assert counted.value == b"1"
+        assert parse_attempt(counted.value)[0] == 1
 
         # The crash: the first agent's run is cut short, and the server forgets it handed the task out.
         first.send_signal(signal.SIGKILL)
@@ -95,7 +95,7 @@ async def test_a_task_redelivered_as_new_after_a_server_crash_counts_its_earlier
             result, _ = found
             assert result.status == "ok"
             assert result.attempts == 2, "JetStream said 1; the agents counted the first run"
-            assert (await attempts.get(key)).value == b"2"
+            assert parse_attempt((await attempts.get(key)).value)[0] == 2
         finally:
             second.terminate()
             await asyncio.to_thread(second.wait, 30)
@@ -174,3 +174,36 @@ async def test_a_task_done_before_its_count_is_due_costs_no_write(nats_server: E
         await counter.close()
     finally:
         await nc.close()
+
+
+async def test_a_count_names_its_agent_and_a_redelivery_learns_the_agent_before_it(
+    nats_server: EmbeddedServer,
+) -> None:
+    """Each start writes "<count> <agent id>" (one write, as before); the count of a redelivery reads the agent
+    that started the task before, also from a bare count an older agent wrote (which names nobody)."""
+    clients = [await nats.connect(nats_server.url) for _ in range(3)]
+    try:
+        first, second, third = (Attempts(nc, nc.jetstream(), "who", f"agent-{i}") for i, nc in enumerate(clients))
+        for counter in (first, second, third):
+            await counter.start()
+        kv = await bucket(clients[0].jetstream(), subjects.ATTEMPTS_BUCKET)
+        key = subjects.result_key("who", "t1")
+        assert await first.begin("t1", 1) == 1
+        await eventually(lambda: _value(kv, key, b"1 agent-0"), what="the first start counted with its agent")
+        assert first.previous_agent("t1") == ""
+
+        assert await second.begin("t1", 2) == 2  # agent-0 died; a redelivery
+        assert second.previous_agent("t1") == "agent-0"
+        assert (await kv.get(key)).value == b"2 agent-1"
+        assert await second.final("t1", 2) == 2
+        assert second.previous_agent("t1") == ""  # forgotten once the run is over
+
+        await kv.put(subjects.result_key("who", "t2"), b"4")  # an older agent's count
+        assert await third.begin("t2", 2) == 5
+        assert third.previous_agent("t2") == ""
+        assert (await kv.get(subjects.result_key("who", "t2"))).value == b"5 agent-2"
+        for counter in (first, second, third):
+            await counter.close()
+    finally:
+        for nc in clients:
+            await nc.close()

@@ -5,9 +5,11 @@ agent's memory limit fails "out of memory", and each time the agent exits to be 
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import uuid
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
@@ -15,8 +17,11 @@ from structlog.testing import capture_logs
 
 from agentscaler.services.actuator import service as actuator
 from agentscaler.services.actuator.cgroups import detect
+from agentscaler.services.actuator.deaths import OOM_KILLED, DeathRecords, death_reason
 from agentscaler.services.actuator.processes import agent_environment
 from agentscaler.services.actuator.settings import ActuatorSettings
+from agentscaler.services.agent.attempts import parse_attempt
+from agentscaler.services.agent.deaths import gave_up
 from agentscaler.services.agent.limits import BLOCKED_GRACE
 from agentscaler.services.agent.main import EXIT_CONFIG, EXIT_RECYCLED
 from agentscaler.services.cli.client import Client as AgentscalerClient
@@ -37,10 +42,13 @@ pytestmark = pytest.mark.asyncio
 HANDLERS = "tests.limit_handlers"
 
 
-def agent(server: EmbeddedServer, pool: PoolConfig) -> AbstractContextManager[subprocess.Popen[str]]:
+def agent(
+    server: EmbeddedServer, pool: PoolConfig, agent_id: str = ""
+) -> AbstractContextManager[subprocess.Popen[str]]:
     """One agent started by exec with the pool's settings (as the actuator gives them), its output captured;
     stopped (SIGTERM) at the end of the block if still running."""
-    env = agent_environment(ActuatorSettings(nats_url=server.url), pool, f"lim-{uuid.uuid4().hex[:8]}", "")
+    agent_id = agent_id or f"lim-{uuid.uuid4().hex[:8]}"
+    env = agent_environment(ActuatorSettings(nats_url=server.url), pool, agent_id, "")
     return exec_agent(env)
 
 
@@ -218,3 +226,86 @@ async def test_an_agent_killed_by_the_kernels_oom_killer_is_reported_as_such(
             )
     killed = [e for e in logs if e["event"].startswith("agent killed by the kernel's OOM killer")]
     assert len(killed) == 1, [e["event"] for e in logs]  # the one agent that died, and only once
+
+
+@pytest.mark.parametrize("oom", [True, False])
+async def test_a_task_whose_agent_died_fails_naming_how_when_given_up_on(
+    nats_server: EmbeddedServer, nc: Client, oom: bool
+) -> None:
+    """A real agent killed (SIGKILL) while it runs a task, its death recorded as its actuator records it: the
+    next agent gives up on the task (``max_attempts`` 1) and the failed result says how the first one died."""
+    pool = PoolConfig(name="died", handler=f"{HANDLERS}:hang", max_attempts=1, ack_wait=1.0, pull_timeout=1.0)
+    js = nc.jetstream()
+    await ensure_task_queue(js, pool)
+    deaths = await DeathRecords.open(nc, js)
+    [task_id] = await AgentscalerClient(nc).submit(pool.name, [{}])
+    attempts = await bucket(js, subjects.ATTEMPTS_BUCKET)
+    key = subjects.result_key(pool.name, task_id)
+    first, second = f"died-{uuid.uuid4().hex[:8]}", f"died-{uuid.uuid4().hex[:8]}"
+    with agent(nats_server, pool, first) as proc:
+
+        async def counted() -> bool:
+            return parse_attempt((await attempts.get(key)).value) == (1, first)
+
+        await eventually(counted, what="the first start counted, naming its agent")
+        proc.send_signal(signal.SIGKILL)
+        assert await asyncio.to_thread(proc.wait, 30) == -signal.SIGKILL
+    reason = death_reason(-signal.SIGKILL, oom=oom)
+    await deaths.record(first, reason)
+    with agent(nats_server, pool, second):
+        result = await result_of(nc, pool.name, task_id)
+    assert (result.status, result.attempts, result.agent_id) == ("failed", 2, second)
+    assert result.error == gave_up(1, first, reason)
+    assert result.error == (
+        f"gave up after 1 deliveries: the agent that ran it last ({first}) died: "
+        + (OOM_KILLED if oom else "killed by signal 9 (SIGKILL)")
+    )
+
+
+async def test_a_task_that_keeps_getting_its_agents_oom_killed_fails_saying_so(
+    nats_server: EmbeddedServer, nc: Client
+) -> None:
+    """For real, through the actuator: each agent that runs the task fills the pool's cgroup with shared memory
+    and the kernel's OOM killer ends it; the actuator records each death, and the agent that gets the task once
+    more than ``max_attempts`` times fails it naming the OOM kill of the agent before it."""
+    if detect("auto")[0] is None:
+        pytest.skip("no writable cgroup backend on this machine")
+    if _swap_kib():
+        pytest.skip("this machine has swap, which would take the overflow instead of the OOM killer")
+    host = f"it-{uuid.uuid4().hex[:8]}"
+    pool = PoolConfig(
+        name="oomtask",
+        handler=f"{HANDLERS}:shared_hog",
+        max_agents=1,
+        max_attempts=2,
+        ack_wait=1.0,
+        agent_memory_limit_mb=96,
+        pull_timeout=1.0,
+    )
+    js = nc.jetstream()
+    await ensure_task_queue(js, pool)
+    await put_struct(await bucket(js, subjects.POOLS_BUCKET), pool.name, pool)
+    events = await agent_events(nc)
+    settings = ActuatorSettings(
+        nats_url=nats_server.url, host=host, reconcile_interval=0.1, min_uptime=0.1, handlers=[HANDLERS]
+    )
+    async with running(actuator.run, settings):
+        desired = await bucket(js, subjects.DESIRED_BUCKET)
+        await put_struct(desired, pool.name, DesiredState(pool=pool.name, desired=1))
+        await next_event(events, Spawned)
+        [task_id] = await AgentscalerClient(nc).submit(pool.name, [{}])
+        killed = [await next_event(events, Exited, timeout=60) for _ in range(pool.max_attempts)]
+        assert [e.code for e in killed] == [-signal.SIGKILL] * pool.max_attempts
+        result = await result_of(nc, pool.name, task_id, timeout=60)
+        await put_struct(desired, pool.name, DesiredState(pool=pool.name, desired=0))
+    assert (result.status, result.attempts) == ("failed", pool.max_attempts + 1)
+    assert result.error == gave_up(pool.max_attempts, killed[-1].agent_id, OOM_KILLED)
+    assert "killed by the kernel's OOM killer" in result.error and "agent_memory_limit_mb" in result.error
+    records = await bucket(js, subjects.DEATHS_BUCKET)
+    for exited in killed:
+        assert (await records.get(exited.agent_id)).value == OOM_KILLED.encode()
+
+
+def _swap_kib() -> int:
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    return int(meminfo["SwapTotal"].split()[0])

@@ -24,7 +24,7 @@ from agentscaler.shared.bus.server import EmbeddedServer
 from agentscaler.shared.codec import decode, encode
 from agentscaler.shared.errors import RequestFailed
 from agentscaler.shared.messages.agents import Ack, Heartbeat, Register
-from agentscaler.shared.messages.commands import CommandReply, Scale, SetPool
+from agentscaler.shared.messages.commands import CommandReply, ListPools, Scale, SetPool
 from agentscaler.shared.messages.decisions import DecisionEvent
 from agentscaler.shared.messages.pools import AutoConfig, PoolConfig
 from agentscaler.shared.messages.snapshots import Snapshot, StatusQuery
@@ -48,6 +48,10 @@ async def system(nats_server: EmbeddedServer, nc: Client):  # type: ignore[no-un
         running(monitor.run, MonitorSettings(nats_url=url, host="h1", interval=0.1, stats_window=60)),
     ):
         await eventually(lambda: _has_default(nc), what="monitor sees the default pool")
+        # The policy stores the default pool before it takes commands: wait for those too.
+        await eventually(
+            lambda: request(nc, subjects.COMMAND_READ, ListPools(), CommandReply), what="the policy answering"
+        )
         yield
 
 

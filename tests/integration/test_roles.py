@@ -6,115 +6,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import nats
 import pytest
-from nats.aio.client import Client as Nats
 
+from agentscaler.services.actuator.deaths import OOM_KILLED, DeathRecords
+from agentscaler.services.agent.deaths import Deaths
 from agentscaler.services.cli import auth
 from agentscaler.services.cli.client import Client
 from agentscaler.services.cli.main import main
-from agentscaler.services.monitor import service as monitor
-from agentscaler.services.monitor.settings import MonitorSettings
-from agentscaler.services.policy import service as policy
-from agentscaler.services.policy.settings import PolicySettings
-from agentscaler.services.registry import service as registry
-from agentscaler.services.registry.settings import RegistrySettings
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.jetstream import bucket, ensure_task_queue
-from agentscaler.shared.bus.options import connect_kwargs
+from agentscaler.shared.bus.options import actor_of, connect_kwargs
+from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.bus.server import EmbeddedServer, free_port
 from agentscaler.shared.codec import encode
+from agentscaler.shared.errors import RequestFailed
+from agentscaler.shared.messages.agents import Ack, Register
 from agentscaler.shared.messages.commands import SetPool
 from agentscaler.shared.messages.pools import PoolConfig
 from agentscaler.shared.messages.tasks import TaskResult
-from agentscaler.shared.settings import CommonSettings
 from tests.conftest import eventually
-from tests.services import running
+from tests.secured import Secured
 
 SHELL = "asyncio:create_subprocess_shell"
-
-
-@dataclass
-class Secured:
-    server: EmbeddedServer
-    keys: Path
-    clients: list[Nats] = field(default_factory=list)
-
-    def settings(self, role: str) -> CommonSettings:
-        return CommonSettings(nats_url=self.server.url, nkey=str(auth.seed_file(self.keys, role)))
-
-    async def connect(self, role: str) -> Role:
-        """A client of ``role`` (its own inbox, as every agentscaler client with an nkey) that records the
-        permission violations the server reports."""
-        violations: list[str] = []
-
-        async def on_error(exc: Exception) -> None:
-            violations.append(str(exc))
-
-        nc = await nats.connect(**connect_kwargs(self.settings(role)), error_cb=on_error, name=f"test-{role}")
-        self.clients.append(nc)
-        return Role(nc, violations)
-
-
-@dataclass
-class Role:
-    nc: Nats
-    violations: list[str]
-
-    @property
-    def client(self) -> Client:
-        return Client(self.nc)
-
-    async def refused(self, subject: str, what: str = "publish") -> None:
-        """Wait until the server has reported a violation of ``what`` to ``subject``."""
-        wanted = f'permissions violation for {what} to "{subject.lower()}"'
-        await eventually(lambda: any(wanted in v.lower() for v in self.violations), timeout=10, what=wanted)
-
-
-def server_with(keys: Path, tmp_path: Path) -> Iterator[EmbeddedServer]:
-    srv = EmbeddedServer(tmp_path / "nats", port=free_port(), config=auth.server_config(keys))
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def keys(tmp_path: Path) -> Path:
-    auth.init(tmp_path / "keys")
-    return tmp_path / "keys"
-
-
-@pytest.fixture
-def secured_server(keys: Path, tmp_path: Path) -> Iterator[EmbeddedServer]:
-    yield from server_with(keys, tmp_path)
-
-
-@pytest.fixture
-async def secured(secured_server: EmbeddedServer, keys: Path) -> AsyncIterator[Secured]:
-    """The secured server with the policy, monitor and registry running as themselves."""
-    bus = Secured(secured_server, keys)
-    url = secured_server.url
-
-    def identity(role: str) -> dict[str, str]:
-        return {"nats_url": url, "nkey": str(auth.seed_file(keys, role))}
-
-    async with (
-        running(registry.run, RegistrySettings(**identity("registry"))),
-        running(policy.run, PolicySettings(**identity("policy"))),
-        running(monitor.run, MonitorSettings(**identity("monitor"), interval=0.5)),
-    ):
-        viewer = await bus.connect("viewer")
-        await eventually(viewer.client.pools, what="the policy answering", retry=(Exception,))
-        await eventually(viewer.client.status, what="the monitor answering", retry=(Exception,))
-        try:
-            yield bus
-        finally:
-            for nc in bus.clients:
-                await nc.close()
 
 
 async def test_an_anonymous_client_is_refused(secured_server: EmbeddedServer) -> None:
@@ -136,12 +53,16 @@ async def test_admin_defines_pools_and_the_operator_scales_them(secured: Secured
 async def test_an_operator_cannot_define_pools(secured: Secured) -> None:
     operator = await secured.connect("operator")
     shell = PoolConfig(name="pwn", handler=SHELL)
-    with pytest.raises(auth.PermissionDenied, match=r'publish to "agentscaler\.cmd"'):
+    with pytest.raises(auth.PermissionDenied, match=r'publish to "agentscaler\.cmd\.as\.u'):
         await auth.Violations().guard(_guarded_set_pool(secured, "operator", shell))
     await operator.nc.publish(subjects.COMMAND, encode(SetPool(config=shell)))
     await operator.refused(subjects.COMMAND)
+    # Not on its subject without its own name either (the server vouches for who sends a command).
+    await operator.nc.publish(subjects.COMMAND_OPERATE, encode(SetPool(config=shell)))
+    await operator.refused(subjects.COMMAND_OPERATE)
     # On the subject it may use, the policy refuses pool definitions.
-    reply = await operator.nc.request(subjects.COMMAND_OPERATE, encode(SetPool(config=shell)), timeout=5)
+    mine = subjects.as_actor(subjects.COMMAND_OPERATE, operator.actor)
+    reply = await operator.nc.request(mine, encode(SetPool(config=shell)), timeout=5)
     assert b'"refused"' in reply.data and b"set_pool is not served" in reply.data
     names = [p.config.name for p in (await operator.client.pools()).pools]
     assert "pwn" not in names
@@ -152,7 +73,7 @@ async def _guarded_set_pool(secured: Secured, role: str, config: PoolConfig) -> 
     violations = auth.Violations()
     nc = await nats.connect(**connect_kwargs(secured.settings(role)), error_cb=violations.on_error)
     try:
-        await violations.guard(Client(nc).set_pool(config))
+        await violations.guard(Client(nc, actor_of(secured.settings(role))).set_pool(config))
     finally:
         await nc.close()
 
@@ -265,12 +186,65 @@ async def test_a_submitter_limited_to_named_pools(tmp_path: Path) -> None:
 
 
 async def test_the_cli_exits_77_on_a_refused_command(secured: Secured, capsys: pytest.CaptureFixture[str]) -> None:
-    url, operator = secured.server.url, str(auth.seed_file(secured.keys, "operator"))
-    argv = ["pool", "set", "pwn", "--handler", SHELL, "--nats-url", url, "--nkey", operator]
+    url, operator = secured.server.url, str(auth.creds_file(secured.keys, "operator"))
+    argv = ["pool", "set", "pwn", "--handler", SHELL, "--nats-url", url, "--creds", operator]
     started = time.monotonic()
     assert await asyncio.to_thread(main, argv) == auth.EXIT_DENIED
     assert time.monotonic() - started < 8  # at the violation, not after the request's timeout
     err = capsys.readouterr().err
     assert "not permitted" in err and "agentscaler.cmd" in err
-    argv = ["pool", "list", "--nats-url", url, "--nkey", operator]
+    argv = ["pool", "list", "--nats-url", url, "--creds", operator]
     assert await asyncio.to_thread(main, argv) == 0
+
+
+async def test_the_actuator_records_agent_deaths_and_agents_only_read_them(secured: Secured) -> None:
+    actuator, agent = await secured.connect("actuator"), await secured.connect("agent")
+    records = await DeathRecords.open(actuator.nc, actuator.nc.jetstream())  # creates the bucket
+    assert records.opened
+    await records.record("default-h-ab12-1", OOM_KILLED)
+    deaths = Deaths(agent.nc.jetstream())
+    assert await eventually(lambda: deaths.reason("default-h-ab12-1"), what="the death, read by an agent") == (
+        OOM_KILLED
+    )
+    assert actuator.violations == [] and agent.violations == []
+    forged = f"$KV.{subjects.DEATHS_BUCKET}.default-h-ab12-2"
+    await agent.nc.publish(forged, b"exited with code 1")
+    await agent.refused(forged)
+
+
+async def test_an_agent_works_for_its_own_pool_and_speaks_only_as_itself(secured: Secured) -> None:
+    """Each agent connects as a user of its own that the actuator signed for its pool and id."""
+    admin = await secured.connect("admin")
+    for pool in ("default", "other"):
+        await ensure_task_queue(admin.nc.jetstream(), PoolConfig(name=pool))
+    await bucket(admin.nc.jetstream(), subjects.RESULTS_BUCKET)
+    agent = await secured.connect("agent", pool="default", agent_id="default-h-1")
+    # Its own pool's queue and results, and heartbeats as itself: allowed.
+    js = agent.nc.jetstream()
+    await js.pull_subscribe_bind(subjects.TASK_CONSUMER, subjects.task_stream("default"))
+    mine = TaskResult(id="t1", pool="default", status="ok", agent_id="default-h-1")
+    await js.publish(subjects.result_subject("default", "t1"), encode(mine))
+    as_me = subjects.as_actor(subjects.AGENT_REGISTER, "default-h-1")
+    me = Register(agent_id="default-h-1", pool="default", host="h", pid=1, started_at=time.time())
+    await request(agent.nc, as_me, me, Ack)
+    beat = b'{"agent_id":"default-h-1","pool":"default","host":"h","pid":1,"state":"ready"}'
+    await agent.nc.publish(subjects.as_actor(subjects.heartbeat_subject("default"), "default-h-1"), beat)
+    viewer = await secured.connect("viewer")
+    assert [a.agent_id for a in (await viewer.client.agents()).agents] == ["default-h-1"]
+    # On its own subject, a message naming another agent is refused by the registry.
+    with pytest.raises(RequestFailed, match="an agent speaks for itself"):
+        await request(agent.nc, as_me, msgspec.structs.replace(me, agent_id="default-h-2"), Ack)
+    assert agent.violations == []
+    # Another pool's queue and results, another agent's voice, and bare subjects: refused by the server.
+    for subject in (
+        f"$JS.API.CONSUMER.MSG.NEXT.{subjects.task_stream('other')}.{subjects.TASK_CONSUMER}",
+        f"$JS.ACK.{subjects.task_stream('other')}.{subjects.TASK_CONSUMER}.1.1.1.1.1",
+        subjects.result_subject("other", "t1"),
+        subjects.as_actor(subjects.heartbeat_subject("default"), "default-h-2"),
+        subjects.as_actor(subjects.heartbeat_subject("other"), "default-h-1"),
+        subjects.heartbeat_subject("default"),
+        subjects.AGENT_REGISTER,
+        subjects.as_actor(subjects.AGENT_REGISTER, "default-h-2"),
+    ):
+        await agent.nc.publish(subject, b"{}")
+        await agent.refused(subject)

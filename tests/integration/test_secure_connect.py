@@ -22,6 +22,7 @@ from agentscaler.services.actuator.settings import ActuatorSettings
 from agentscaler.services.registry import service as registry
 from agentscaler.services.registry.settings import RegistrySettings
 from agentscaler.shared import subjects
+from agentscaler.shared.auth.jwt import Key
 from agentscaler.shared.bus.connection import connect_once, connect_service, service_connection
 from agentscaler.shared.bus.jetstream import bucket, ensure_task_queue, put_struct
 from agentscaler.shared.bus.server import EmbeddedServer, free_port
@@ -30,7 +31,7 @@ from agentscaler.shared.messages.agents import Exited, Registered, Spawned
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.settings import CommonSettings
 from tests.conftest import eventually
-from tests.nats_jwt import Operator, keypair
+from tests.nats_jwt import Operator
 from tests.services import agent_events, next_event, running
 from tests.tls_certs import make_tls
 
@@ -181,7 +182,7 @@ async def test_a_server_list_whose_first_server_is_down(nats_server: EmbeddedSer
 async def test_creds_file_in_operator_mode(tmp_path: Path):
     operator = Operator()
     creds = operator.user_creds(tmp_path / "user.creds")
-    _, stranger, _ = keypair(nkeys.PREFIX_BYTE_ACCOUNT)
+    stranger = Key.new(nkeys.PREFIX_BYTE_ACCOUNT)
     forged = operator.user_creds(tmp_path / "forged.creds", signer=stranger)
     for srv in server(tmp_path, operator.server_config):
         await can_talk(CommonSettings(nats_url=srv.url, creds=str(creds)))

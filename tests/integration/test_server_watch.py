@@ -74,6 +74,22 @@ async def test_a_server_that_keeps_dying_ends_the_keeper_with_an_error(tmp_path:
         server.stop()
 
 
+async def test_with_no_restarts_allowed_the_first_death_ends_the_keeper(tmp_path: Path) -> None:
+    """``run --server-restarts 0``: not restarted, and the error says why."""
+    server = EmbeddedServer(tmp_path / "nats", port=free_port())
+    server.start()
+    stop = asyncio.Event()
+    keeper = asyncio.create_task(watch_server(server, RestartPolicy.of(0, 0.05))(stop))
+    try:
+        await _kill(server)
+        with pytest.raises(ServerKeepsDying, match="server_restarts is 0: not restarted"):
+            await asyncio.wait_for(keeper, 5)
+        assert not server.alive()
+    finally:
+        stop.set()
+        server.stop()
+
+
 async def test_a_server_with_a_configuration_restarts_with_it(tmp_path: Path) -> None:
     """The configuration (here a token) is given to the restarted server too."""
     server = EmbeddedServer(tmp_path / "nats", port=free_port(), config='authorization { token: "s3cret" }')

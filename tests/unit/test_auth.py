@@ -2,47 +2,68 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
-import nkeys
 import pytest
 
 from agentscaler.services.cli import auth
 from agentscaler.shared import subjects
-from agentscaler.shared.auth.inbox import public_key
-from agentscaler.shared.auth.roles import ROLE_NAMES, SERVICE_ROLES, roles
+from agentscaler.shared.auth import jwt
+from agentscaler.shared.auth.roles import AGENT_ROLE, ROLE_NAMES, SERVICE_ROLES, USER, roles
+from agentscaler.shared.auth.serverconf import sign_agent
 from agentscaler.shared.auth.table import BEGIN, END, markdown
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
 
-def test_init_writes_a_private_seed_per_role_and_the_server_users(tmp_path: Path) -> None:
+def test_init_writes_private_creds_per_role_and_the_operator_mode_server(tmp_path: Path) -> None:
     written = auth.init(tmp_path / "keys")
-    assert [p.name for p in written] == [f"{r}.nk" for r in ROLE_NAMES] + [auth.SERVER_CONF]
-    conf = (tmp_path / "keys" / auth.SERVER_CONF).read_text()
+    humans_and_services = [r for r in ROLE_NAMES if r != AGENT_ROLE]
+    assert [p.name for p in written] == [f"{r}.creds" for r in humans_and_services] + [
+        auth.AGENT_SIGNER,
+        auth.SERVER_CONF,
+        auth.ACTORS,
+    ]
     for path in written:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
-    keys = set()
-    for role in ROLE_NAMES:
-        seed = auth.seed_file(tmp_path / "keys", role).read_bytes()
-        assert seed.startswith(b"SU")
-        assert nkeys.from_seed(bytearray(seed.strip())).public_key.decode() == public_key(seed)
-        keys.add(public_key(seed))
-        assert f'"nkey": "{public_key(seed)}"' in conf
-        assert (f'"_INBOX.{public_key(seed)}.>"' in conf) == (role != "admin")  # the admin reads everything
-    assert len(keys) == len(ROLE_NAMES)
+    conf = (tmp_path / "keys" / auth.SERVER_CONF).read_text()
+    assert "operator:" in conf and "resolver: MEMORY" in conf and "resolver_preload" in conf
+    table = roles()
+    users = {}
+    for role in humans_and_services:
+        text = auth.creds_file(tmp_path / "keys", role).read_text()
+        claims = jwt.claims_of(jwt.creds_jwt(text))
+        user = jwt.Key.of(jwt.creds_seed(text)).public
+        assert claims["sub"] == user and claims["name"] == role and user.startswith("U")
+        assert claims["nats"]["pub"]["allow"] == [p.replace(USER, user) for p in table[role].publish]
+        assert (f"_INBOX.{user}.>" in claims["nats"]["sub"]["allow"]) == (role != "admin")  # the admin reads all
+        users[user] = role
+    signer = (tmp_path / "keys" / auth.AGENT_SIGNER).read_bytes()
+    assert signer.startswith(b"SA")  # an account signing key: agents' users, scoped to the agent role
+    assert json.loads((tmp_path / "keys" / auth.ACTORS).read_text()) == users  # the names audit records give
 
 
-def test_init_keeps_existing_keys_unless_forced(tmp_path: Path) -> None:
+def test_an_agents_user_carries_only_its_pool_and_id(tmp_path: Path) -> None:
     auth.init(tmp_path)
-    before = auth.seed_file(tmp_path, "admin").read_bytes()
+    account = jwt.claims_of(jwt.creds_jwt(auth.creds_file(tmp_path, "admin").read_text()))["iss"]
+    text = sign_agent(jwt.Key.of((tmp_path / auth.AGENT_SIGNER).read_bytes()), account, "p-h-1", "p", 0)
+    claims = jwt.claims_of(jwt.creds_jwt(text))
+    assert claims["name"] == "p-h-1" and claims["nats"]["tags"] == ["pool:p"]
+    assert claims["nats"]["issuer_account"] == account
+    assert "pub" not in claims["nats"] and "sub" not in claims["nats"]  # the scope's template gives them
+
+
+def test_init_keeps_existing_credentials_unless_forced(tmp_path: Path) -> None:
+    auth.init(tmp_path)
+    before = auth.creds_file(tmp_path, "admin").read_bytes()
     with pytest.raises(auth.AuthError, match="--force"):
         auth.init(tmp_path)
-    assert auth.seed_file(tmp_path, "admin").read_bytes() == before
+    assert auth.creds_file(tmp_path, "admin").read_bytes() == before
     auth.init(tmp_path, force=True)
-    assert auth.seed_file(tmp_path, "admin").read_bytes() != before
+    assert auth.creds_file(tmp_path, "admin").read_bytes() != before
 
 
 def test_init_refuses_bad_pool_names(tmp_path: Path) -> None:
@@ -57,8 +78,9 @@ def test_run_gives_each_service_its_own_identity(tmp_path: Path) -> None:
     ids = auth.service_identities(tmp_path)
     assert set(ids) == set(SERVICE_ROLES)
     for role in SERVICE_ROLES:
-        assert Path(ids[role]["nkey"]).name == f"{role}.nk"
-    assert Path(ids["actuator"]["agent_nkey"]).name == "agent.nk"
+        assert Path(ids[role]["creds"]).name == f"{role}.creds"
+    assert Path(ids["actuator"]["agent_signer"]).name == auth.AGENT_SIGNER
+    assert Path(ids["policy"]["actors"]).name == auth.ACTORS
 
 
 def test_only_the_admin_may_define_pools_or_reach_every_subject() -> None:

@@ -3,6 +3,7 @@ ranges admit what the tests and benchmarks use; the API reference's table is the
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from agentscaler.services.policy.settings import PolicySettings
 from agentscaler.services.registry.settings import RegistrySettings
 from agentscaler.shared.codec import BadMessage, decode, encode
 from agentscaler.shared.messages.agents import Deregister, Heartbeat, Register
-from agentscaler.shared.messages.bounds import out_of_range, request_bounds
+from agentscaler.shared.messages.bounds import into_range, out_of_range, request_bounds
 from agentscaler.shared.messages.commands import Command, SetMode, SetPool
 from agentscaler.shared.messages.optimize import Optimize
 from agentscaler.shared.messages.pools import POOL_DEFAULTS, AutoConfig, PoolConfig
@@ -194,3 +195,45 @@ def test_settings_built_in_code_are_checked_before_they_are_stored() -> None:
     """``optimize --apply`` stores what the search built; out of range, it would make the pool unreadable."""
     assert out_of_range(AutoConfig()) == "" and out_of_range(POOL_DEFAULTS) == ""
     assert "`$.scale_down_window`" in out_of_range(AutoConfig(scale_down_window=0.001))
+
+
+NUMBER = st.one_of(
+    st.integers(min_value=-(10**18), max_value=10**18),
+    st.floats(min_value=-1e300, max_value=1e300, allow_nan=False, allow_infinity=False),
+)
+
+
+@given(st.data())
+def test_a_stored_config_from_wider_ranges_is_brought_into_range(data: st.DataObject) -> None:
+    """Any numbers where a PoolConfig (and its AutoConfig) has numbers: after ``into_range`` it decodes, and only
+    the numbers that were out of range moved, to an end of their range."""
+    stored = msgspec.to_builtins(PoolConfig(name="p"))
+    for body in (stored, stored["auto"]):
+        for key, value in body.items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and data.draw(st.booleans()):
+                body[key] = int(data.draw(NUMBER)) if isinstance(value, int) else float(data.draw(NUMBER))
+    fixed, moved = into_range(PoolConfig, stored)
+    config = msgspec.convert(fixed, PoolConfig)  # raises if anything is still out of range
+    assert out_of_range(config) == ""
+    unmoved = {n.split(" ")[0] for n in moved}
+    for key, value in stored.items():
+        if key not in unmoved and not isinstance(value, dict):
+            assert fixed[key] == value
+
+
+def test_what_moved_is_said_in_words() -> None:
+    stored = msgspec.to_builtins(PoolConfig(name="p"))
+    stored.update(ack_wait=1e300, max_agents=10**18, heartbeat_interval=1e-6)
+    stored["auto"]["min_agents"] = -3
+    fixed, moved = into_range(PoolConfig, stored)
+    config = msgspec.convert(fixed, PoolConfig)
+    ranges = {f.encode_name: f.type for f in mi.type_info(PoolConfig).fields}  # type: ignore[union-attr]
+    assert (config.ack_wait, config.max_agents) == (ranges["ack_wait"].le, ranges["max_agents"].le)
+    low = ranges["heartbeat_interval"]
+    assert config.heartbeat_interval == (low.ge if low.ge is not None else math.nextafter(low.gt, math.inf))
+    assert config.auto.min_agents == 0
+    assert [m.split(" ")[0] for m in moved] == ["max_agents", "ack_wait", "heartbeat_interval", "auto.min_agents"]
+    assert into_range(PoolConfig, msgspec.to_builtins(PoolConfig(name="p"))) == (
+        msgspec.to_builtins(PoolConfig(name="p")),
+        [],
+    )

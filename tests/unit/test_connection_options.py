@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import nkeys
 import pytest
 
@@ -18,6 +19,7 @@ from agentscaler.services.actuator.settings import ActuatorSettings
 from agentscaler.services.agent.settings import AgentSettings
 from agentscaler.services.cli.commands import client_settings
 from agentscaler.services.cli.main import parser
+from agentscaler.shared.auth.actor import actor_from
 from agentscaler.shared.bus.context import read_context, with_context
 from agentscaler.shared.bus.options import (
     CONNECTION_FIELDS,
@@ -30,6 +32,7 @@ from agentscaler.shared.bus.options import (
 from agentscaler.shared.bus.server import free_port
 from agentscaler.shared.messages.pools import PoolConfig
 from agentscaler.shared.settings import CommonSettings, SettingsError, load
+from tests.nats_jwt import Operator
 
 SECRET = "Sx-91-hunter2"
 
@@ -67,8 +70,7 @@ def test_connect_kwargs_defaults_to_the_plain_server():
 
 
 def test_connect_kwargs_credentials(tmp_path: Path):
-    creds, seed = tmp_path / "a.creds", tmp_path / "a.nk"
-    creds.write_text("x")
+    creds, seed = Operator().user_creds(tmp_path / "a.creds"), tmp_path / "a.nk"
     seed.write_bytes(nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER))
     kwargs = connect_kwargs(
         CommonSettings(
@@ -83,6 +85,13 @@ def test_connect_kwargs_credentials(tmp_path: Path):
         "password": "p",
         "token": "t",
     }
+    # The reply inbox is the user's own: the nkey's when both are given, else the JWT's subject.
+    assert kwargs["inbox_prefix"] == f"_INBOX.{actor_from(nkey=str(seed))}"
+    only_creds = connect_kwargs(CommonSettings(creds=str(creds)))
+    assert only_creds["inbox_prefix"] == f"_INBOX.{actor_from(creds=str(creds))}"
+    creds.write_text("x")
+    with pytest.raises(SettingsError, match=r"credentials file .* \(setting creds\) cannot be read"):
+        connect_kwargs(CommonSettings(creds=str(creds)))
 
 
 def test_connect_kwargs_tls(tmp_path: Path):
@@ -173,10 +182,19 @@ def test_agent_environment_holds_no_secret_of_the_actuator(tmp_path: Path, monke
         nkey="/secret/actuator.nk",
         creds="/secret/actuator.creds",
         tls_ca="/etc/ca.pem",
+        tls_cert="/secret/actuator-cert.pem",
+        tls_key="/secret/actuator-key.pem",
         agent_creds="/etc/agentscaler/agent.creds",
         agent_nkey="/etc/agentscaler/agent.nk",
     )
     env = agent_environment(settings, PoolConfig(name="p"), "h1.p.1", "")
+    assert (env["AGENTSCALER_AGENT_TLS_CERT"], env["AGENTSCALER_AGENT_TLS_KEY"]) == ("", "")  # not the actuator's
+    with_own = msgspec.structs.replace(settings, agent_tls_cert="/etc/a-cert.pem", agent_tls_key="/etc/a-key.pem")
+    own = agent_environment(with_own, PoolConfig(name="p"), "h1.p.1", "")
+    assert (own["AGENTSCALER_AGENT_TLS_CERT"], own["AGENTSCALER_AGENT_TLS_KEY"]) == (
+        "/etc/a-cert.pem",
+        "/etc/a-key.pem",
+    )
     assert not [k for k, v in env.items() if SECRET in v or "/secret/" in v]
     assert env["AGENTSCALER_AGENT_NATS_URL"] == "nats://h1:4222,nats://h2:4222"
     assert env["AGENTSCALER_AGENT_CREDS"] == "/etc/agentscaler/agent.creds"
@@ -195,9 +213,11 @@ def test_agent_environment_holds_no_secret_of_the_actuator(tmp_path: Path, monke
 
 
 def test_a_pool_env_cannot_give_agents_credentials():
-    pool = PoolConfig(name="p", env={"AGENTSCALER_AGENT_CREDS": "/x.creds", "AGENTSCALER_AGENT_NATS_URL": "nats://x"})
+    given = {"AGENTSCALER_AGENT_CREDS": "/x.creds", "AGENTSCALER_AGENT_NATS_URL": "nats://x"}
+    pool = PoolConfig(name="p", env={**given, "AGENTSCALER_AGENT_CREDS_DIR": "/x"})
     env = agent_environment(ActuatorSettings(), pool, "a", "")
     assert (env["AGENTSCALER_AGENT_CREDS"], env["AGENTSCALER_AGENT_NATS_URL"]) == ("", "nats://127.0.0.1:4222")
+    assert env["AGENTSCALER_AGENT_CREDS_DIR"] == ""
 
 
 @pytest.mark.parametrize("command", [["status"], ["up", "3"], ["pool", "list"], ["run"], ["serve", "policy"]])

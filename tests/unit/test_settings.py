@@ -7,6 +7,7 @@ import pytest
 
 from agentscaler.services.actuator.settings import ActuatorSettings
 from agentscaler.services.agent.settings import AgentSettings
+from agentscaler.services.cli.launcher import RunSettings
 from agentscaler.services.monitor.settings import MonitorSettings
 from agentscaler.services.policy.settings import PolicySettings
 from agentscaler.services.registry.settings import RegistrySettings
@@ -182,3 +183,48 @@ def test_describe_defaults_load_back(cls):
     assert [(name, default) for name, default, _ in describe(cls)] == [
         (f.name, getattr(loaded, f.name)) for f in msgspec.structs.fields(cls)
     ]
+
+
+# --- run's own settings ---------------------------------------------------------------------------------
+
+
+def test_run_settings_default_to_the_restart_policy_run_always_had():
+    s = load(RunSettings, "run", env={})
+    assert (s.server_restarts, s.server_restart_delay) == (5, 0.5)
+
+
+def test_run_settings_come_from_the_file_the_environment_and_the_flags(toml):
+    path = toml("server_restarts = 3\nserver_restart_delay = 2\n[run]\nserver_restart_delay = 0.25\n")
+    s = load(RunSettings, "run", config_file=path, env={})
+    assert (s.server_restarts, s.server_restart_delay) == (3, 0.25)
+    env = {"AGENTSCALER_SERVER_RESTARTS": "2", "AGENTSCALER_RUN_SERVER_RESTART_DELAY": "0.1"}
+    s = load(RunSettings, "run", config_file=path, env=env)
+    assert (s.server_restarts, s.server_restart_delay) == (2, 0.1)
+    flags = {"server_restarts": 0, "server_restart_delay": None}  # a flag not given is None
+    s = load(RunSettings, "run", config_file=path, env=env, overrides=flags)
+    assert (s.server_restarts, s.server_restart_delay) == (0, 0.1)
+
+
+@pytest.mark.parametrize(
+    ("source", "field"),
+    [
+        ({"overrides": {"server_restarts": -1}}, "server_restarts"),
+        ({"overrides": {"server_restarts": 101}}, "server_restarts"),
+        ({"env": {"AGENTSCALER_SERVER_RESTARTS": "2.5"}}, "server_restarts"),
+        ({"overrides": {"server_restart_delay": 0.0}}, "server_restart_delay"),
+        ({"overrides": {"server_restart_delay": 61.0}}, "server_restart_delay"),
+        ({"env": {"AGENTSCALER_RUN_SERVER_RESTART_DELAY": "soon"}}, "server_restart_delay"),
+    ],
+)
+def test_run_settings_out_of_range_name_the_field(source, field):
+    with pytest.raises(SettingsError) as info:
+        load(RunSettings, "run", **{"env": {}, **source})
+    assert "invalid run settings" in str(info.value) and f"`$.{field}`" in str(info.value)
+
+
+def test_run_settings_are_described():
+    assert [(name, default) for name, default, _ in describe(RunSettings)] == [
+        ("server_restarts", 5),
+        ("server_restart_delay", 0.5),
+    ]
+    assert all(text.strip() for _, _, text in describe(RunSettings))

@@ -1,5 +1,5 @@
-"""The actuators' allow-lists, as they publish them in the ``agentscaler-hosts`` bucket: ``pool set`` is
-refused when no live actuator would run the pool."""
+"""The actuators' entries in the ``agentscaler-hosts`` bucket, as the policy (``pool set`` is refused when no
+live actuator would run the pool) and the CLI (``pool set`` reports handlers the hosts cannot load) read them."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import structlog
 from nats.js import JetStreamContext
 from nats.js.errors import NoKeysError
 
-from agentscaler.shared import subjects
-from agentscaler.shared.bus.jetstream import bucket, get_struct
-from agentscaler.shared.codec import BadMessage
-from agentscaler.shared.messages.hosts import ActuatorInfo
+from .. import subjects
+from ..codec import BadMessage
+from ..messages.hosts import ActuatorInfo
+from .jetstream import bucket, get_struct
 
 log = structlog.get_logger()
 
