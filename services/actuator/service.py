@@ -135,6 +135,11 @@ class Actuator:
             self.killed_for[proc.agent_id] = f"the registry declared it lost ({event.reason})"
             proc.kill()
 
+    def _share(self, state: DesiredState) -> int:
+        """This host's share of the pool's desired count, as the policy placed it; all of it when the policy
+        placed it nowhere (no actuator known to it yet, or an older policy)."""
+        return state.hosts.get(self.settings.host, 0) if state.hosts else state.desired
+
     def _managed(self, pool: str) -> bool:
         return pool in self.pools and (not self.settings.pools or pool in self.settings.pools)
 
@@ -188,7 +193,7 @@ class Actuator:
                 log.warning("agent missed its drain deadline; killing it", agent=proc.agent_id, pool=proc.pool)
                 self.killed_for[proc.agent_id] = DRAIN_DEADLINE
                 proc.kill()
-        desired = {p: d.desired for p, d in self.desired.items() if self._runnable(p)}
+        desired = {p: self._share(d) for p, d in self.desired.items() if self._runnable(p)}
         views = [ProcView(p.agent_id, p.pool, p.started_at, p.draining) for p in self.procs.values()]
         todo = plan(desired, views, now=now, not_before=self.not_before, spawn_batch=self.settings.spawn_batch)
         self.more_to_start = bool(todo.spawn)

@@ -45,6 +45,7 @@ from .core.auto import AutoDecision
 from .core.capacity import capacity
 from .core.decide import Decision, decide
 from .core.scaling import ScaleRefused, check_auto, plan_scale
+from .placing import Placer
 from .settings import PolicySettings
 from .store import Conflict, PoolStore
 from .tuning import Tuner
@@ -59,7 +60,10 @@ async def run(settings: PolicySettings, stop: asyncio.Event, clock: Clock = SYST
     async def body(nc: Client) -> None:
         policy = PolicyService(settings, nc, await PoolStore.open(nc.jetstream()), clock)
         await policy.start()
-        await stop.wait()
+        try:
+            await stop.wait()
+        finally:
+            policy.placer.stop()
 
     await run_connected("policy", settings, settings.host, stop, body)
 
@@ -76,6 +80,7 @@ class PolicyService:
         self.lock = asyncio.Lock()
         self.autopilot = Autopilot(settings, nc, self._view, self._wake, clock)
         self.tuner = Tuner(settings, nc, clock)
+        self.placer = Placer(clock, settings.snapshot_max_age)
 
     async def start(self) -> None:
         for pool, moved in (await self.store.migrate()).items():
@@ -93,6 +98,7 @@ class PolicyService:
             if state.mode == "auto" and config is not None:
                 await self.autopilot.engage(config, state.desired)
         js = self.nc.jetstream()
+        await self.placer.start(js, lambda: None)  # hosts coming and going are re-placed at the next snapshot
         await ensure_audit(js, self.settings.audit_max_age, self.settings.audit_max_mb * MIB)
         audit = CommandAudit(js, self.clock, load_actor_names(self.settings.actors))
         handlers: dict[str, tuple[Any, Callable[[Any], Awaitable[Any]]]] = {
@@ -283,15 +289,31 @@ class PolicyService:
             if decision.changed and not dry:
                 new_state = msgspec.structs.replace(state, desired=decision.desired)
                 await self._apply(decision, new_state, revision, trigger, inputs=outcome.inputs)
-            elif outcome.publish:
+                return
+            if outcome.publish:
                 await self._publish(
                     decision, trigger, now, mode="auto", inputs=outcome.inputs, applied=not decision.changed
                 )
+            await self._replace(config, state, revision)
             return
         pool_snapshot = self._pool_snapshot(config.name, self._latest())
         decision, new_state = decide(pool_snapshot, config, state, now)
         if decision.changed:
             await self._apply(decision, new_state, revision, trigger)
+            return
+        await self._replace(config, state, revision)
+
+    async def _replace(self, config: PoolConfig, state: DesiredState, revision: int) -> None:
+        """Write the pool's shares anew when the hosts that may run it changed (one gone, one new, one now
+        refusing it); an unchanged placement writes nothing."""
+        hosts = self.placer.shares(config, state, self.snapshots)
+        if hosts == state.hosts or revision == 0:
+            return
+        try:
+            await self.store.write_state(msgspec.structs.replace(state, hosts=hosts), revision)
+        except Conflict:
+            return  # changed meanwhile: the next pass places from the new state
+        log.info("pool re-placed across hosts", pool=config.name, hosts=hosts, was=state.hosts)
 
     def _view(self, pool: str) -> View:
         latest = self._latest()
@@ -320,8 +342,10 @@ class PolicyService:
         inputs: Observation | None = None,
     ) -> None:
         now = self.clock.now()
+        config = await self.store.config(decision.pool)
+        hosts = self.placer.shares(config, new_state, self.snapshots) if config is not None else new_state.hosts
         new_state = msgspec.structs.replace(
-            new_state, updated_at=now, reason=decision.reason, traceparent=current_traceparent()
+            new_state, updated_at=now, reason=decision.reason, traceparent=current_traceparent(), hosts=hosts
         )
         try:
             await self.store.write_state(new_state, revision)

@@ -122,6 +122,9 @@ class PoolConfig(Message, frozen=True, kw_only=True):
     spawn: Literal["fork", "exec"] = "fork"
     """How agents start: forked from the pool's preloaded fork server (fast, small), or as fresh interpreters
     (for handlers that are not fork-safe, e.g. ones that start threads at import)."""
+    placement: Literal["spread", "pack"] = "spread"
+    """How the desired count is split across the hosts that run the pool: ``spread`` puts each agent where the
+    most room is left; ``pack`` fills one host while it has room before the next (fewer hosts in use)."""
 
 
 POOL_DEFAULTS = PoolConfig(name=DEFAULT_POOL)
@@ -140,3 +143,7 @@ class DesiredState(Message, frozen=True, kw_only=True):
     reason: str = ""
     traceparent: str = ""
     """W3C trace context of the command that set this count, so the actuator's work joins its trace."""
+    hosts: dict[str, Annotated[int, msgspec.Meta(ge=0)]] = {}
+    """Each host's share of ``desired`` (they sum to it), as the policy placed it: an actuator runs its own
+    host's share. Empty when no actuator is known (or from an older policy): every actuator that runs the pool
+    then runs all of it."""

@@ -67,7 +67,7 @@ def test_pool_set_reports_a_handler_the_host_cannot_load(system: System) -> None
 
 
 def test_a_pool_with_a_broken_handler_backs_off_instead_of_spinning(system: System) -> None:
-    make_pool(system, "broken", "--handler", "no_such_module_anywhere:run", "--check-wait", "0")
+    make_pool(system, "broken", "--handler", "no_such_module_anywhere:run")
     system.cli("up", "3", "--pool", "broken")
     wait_until(
         lambda: "cannot import handler module 'no_such_module_anywhere'" in system.log_text(), what="clear error"

@@ -79,7 +79,7 @@ def test_parsing_every_flag():
         "--handler", "m:f", "--max-agents", "4", "--ack-wait", "3", "--max-attempts", "2", "--drain-timeout", "30",
         "--task-timeout", "600", "--agent-memory-mb", "40", "--agent-memory-limit-mb", "0", "--agent-pids-limit", "8",
         "--heartbeat-interval", "0.5", "--pull-timeout", "1", "--prefetch", "16", "--env", "A=1", "--env", "B=2",
-        "--cost-per-agent-hour", "0.12", "--cost-per-task", "0", "--spawn", "exec",
+        "--cost-per-agent-hour", "0.12", "--cost-per-task", "0", "--spawn", "exec", "--placement", "pack",
     )  # fmt: skip
     assert {name: getattr(args, name) for name in flag_fields()} == {
         "handler": "m:f",
@@ -98,6 +98,7 @@ def test_parsing_every_flag():
         "cost_per_agent_hour": 0.12,
         "cost_per_task": 0.0,
         "spawn": "exec",
+        "placement": "pack",
     }
 
 

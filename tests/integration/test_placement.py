@@ -1,0 +1,138 @@
+"""Placement across hosts, live: two hosts (an actuator and a monitor each, with their own host names, on this
+machine) share one pool. The policy splits the desired count across them and each actuator runs its own share:
+``up 10`` is 10 agents in all, on both hosts (``spread``) or on one (``pack``); a host that stops has its share
+placed on the other."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from nats.aio.client import Client as Nats
+
+from agentscaler.services.actuator import service as actuator
+from agentscaler.services.actuator.settings import ActuatorSettings
+from agentscaler.services.cli.client import Client
+from agentscaler.services.monitor import service as monitor
+from agentscaler.services.monitor.settings import MonitorSettings
+from agentscaler.services.policy import service as policy
+from agentscaler.services.policy.settings import PolicySettings
+from agentscaler.services.registry import service as registry
+from agentscaler.services.registry.settings import RegistrySettings
+from agentscaler.shared import subjects
+from agentscaler.shared.bus.jetstream import bucket, get_struct
+from agentscaler.shared.bus.server import EmbeddedServer
+from agentscaler.shared.messages.hosts import ActuatorInfo
+from agentscaler.shared.messages.pools import DesiredState, PoolConfig
+from tests.conftest import eventually
+from tests.e2e.harness import agent_processes
+from tests.services import running
+
+FAST = {"heartbeat_interval": 0.5, "pull_timeout": 1.0, "drain_timeout": 10.0}
+
+
+@dataclass
+class Hosts:
+    names: list[str]
+    client: Client
+    services: dict[str, AsyncExitStack]
+    """Each host's monitor and actuator."""
+
+    def counts(self) -> dict[str, int]:
+        return {host: len(agent_processes(host)) for host in self.names}
+
+    async def stop(self, host: str) -> None:
+        """Stop a host's monitor and actuator as its operator would: its agents drain, its entry is withdrawn."""
+        await self.services.pop(host).aclose()
+
+
+def host_services(url: str, host: str) -> list[tuple[object, object]]:
+    return [
+        (monitor.run, MonitorSettings(nats_url=url, host=host, interval=0.2)),
+        (actuator.run, ActuatorSettings(nats_url=url, host=host, reconcile_interval=0.1, min_uptime=0.5)),
+    ]
+
+
+@asynccontextmanager
+async def two_hosts(url: str, nc: Nats) -> AsyncIterator[Hosts]:
+    """The registry and policy once, and a monitor and an actuator for each of two hosts."""
+    names = [f"pl{i}-{uuid.uuid4().hex[:6]}" for i in (1, 2)]
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(running(registry.run, RegistrySettings(nats_url=url, host=names[0])))
+        await stack.enter_async_context(
+            running(policy.run, PolicySettings(nats_url=url, host=names[0], default_pool=False))
+        )
+        services = {}
+        for host in names:
+            services[host] = await stack.enter_async_context(AsyncExitStack())
+            for run, settings in host_services(url, host):
+                await services[host].enter_async_context(running(run, settings))  # type: ignore[arg-type]
+        kv = await bucket(nc.jetstream(), subjects.HOSTS_BUCKET)
+        for host in names:
+            await eventually(lambda h=host: get_struct(kv, h, ActuatorInfo), what=f"actuator of {host}")
+        client = Client(nc)
+        await eventually(client.pools, what="the policy serving")
+
+        async def both_measured() -> bool:
+            measured = {h.host for h in (await client.status()).hosts if h.room_bound}
+            return measured >= set(names)
+
+        await eventually(both_measured, what="both hosts' room reported")
+        yield Hosts(names, client, services)
+    for host in names:
+        assert agent_processes(host) == []
+
+
+async def shares(nc: Nats, pool: str) -> dict[str, int]:
+    found = await get_struct(await bucket(nc.jetstream(), subjects.DESIRED_BUCKET), pool, DesiredState)
+    return {} if found is None else found[0].hosts
+
+
+async def test_up_10_on_two_hosts_runs_10_in_all_spread_over_both(nats_server: EmbeddedServer, nc: Nats) -> None:
+    async with two_hosts(nats_server.url, nc) as h:
+        await h.client.set_pool(PoolConfig(name="wide", max_agents=20, **FAST))  # type: ignore[arg-type]
+        await h.client.scale("wide", "up", 10)
+        placed = await eventually(lambda: shares(nc, "wide"), what="the placement")
+        assert sorted(placed) == sorted(h.names) and sum(placed.values()) == 10
+        assert min(placed.values()) >= 4  # spread: the same machine's room for both
+        await eventually(lambda: h.counts() == placed and h.counts(), timeout=60, what="each host runs its share")
+        # Down to 4: each host gives back agents, still 4 in all.
+        await h.client.scale("wide", "down", 4)
+        placed = await shares(nc, "wide")
+        assert sum(placed.values()) == 4 and min(placed.values()) == 2  # taken from the hosts with the most
+        await eventually(
+            lambda: sum((c := h.counts()).values()) == 4 and c == placed, timeout=60, what="4 agents in all"
+        )
+        await h.client.scale("wide", "down", 0)
+        await eventually(lambda: sum(h.counts().values()) == 0, timeout=60, what="no agent left")
+
+
+async def test_pack_fills_one_host_and_a_host_that_stops_hands_its_share_over(
+    nats_server: EmbeddedServer, nc: Nats
+) -> None:
+    async with two_hosts(nats_server.url, nc) as h:
+        config = PoolConfig(name="tight", max_agents=20, placement="pack", **FAST)  # type: ignore[arg-type]
+        await h.client.set_pool(config)
+        await h.client.scale("tight", "up", 6)
+
+        async def on_one_host() -> dict[str, int] | None:
+            placed = await shares(nc, "tight")
+            return placed if sorted(placed.values()) == [0, 6] else None
+
+        placed = await eventually(on_one_host, what="all 6 placed on one host")
+        [full] = [host for host, n in placed.items() if n == 6]
+        await eventually(lambda: h.counts()[full] == 6, timeout=60, what="the packed host running 6")
+        [other] = [host for host in h.names if host != full]
+        assert h.counts()[other] == 0
+        # The packed host's actuator stops (its entry in the hosts bucket goes): its share moves over.
+        await h.stop(full)
+
+        async def moved() -> bool:
+            return await shares(nc, "tight") == {other: 6}
+
+        await eventually(moved, timeout=30, what="the share moved to the other host")
+        await eventually(lambda: len(agent_processes(other)) == 6, timeout=60, what="the other host running 6")
+        await h.client.scale("tight", "down", 0)
+        await eventually(lambda: len(agent_processes(other)) == 0, timeout=60, what="no agent left")
