@@ -49,8 +49,10 @@ def render_status(snapshot: Snapshot) -> str:
 def _pool(p: PoolSnapshot) -> list[str]:
     a, q, t = p.agents, p.queue, p.tasks
     running = a.ready + a.busy
+    placed = [f"  placed   {'   '.join(f'{host} {n}' for host, n in sorted(p.placement.items()))}"]
     return [
         f"pool {p.name}   mode {p.mode}   desired {p.desired}   running {running}   max {p.max_agents}",
+        *(placed if len(p.placement) > 1 else []),
         f"  agents   ready {a.ready}   busy {a.busy}   starting {a.starting}   draining {a.draining}"
         + (f"   start {p.start_time:.2f}s" if p.start_time > 0 else ""),
         f"  queue    pending {q.pending}   in flight {q.in_flight}   idle pulls {q.waiting_pulls}",

@@ -214,6 +214,7 @@ class Monitor:
             name=config.name,
             mode=state.mode if state else "manual",
             desired=state.desired if state else 0,
+            placement=dict(state.hosts) if state else {},
             max_agents=config.max_agents,
             agents=AgentCounts(**counts),
             queue=queue,

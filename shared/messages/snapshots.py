@@ -145,6 +145,8 @@ class PoolSnapshot(Message, frozen=True, kw_only=True):
     name: str
     mode: Mode
     desired: int
+    placement: dict[str, int] = {}
+    """Each host's share of ``desired``, as the policy placed it (empty: not placed, every host runs all)."""
     max_agents: int
     agents: AgentCounts
     queue: QueueStats

@@ -98,6 +98,11 @@ async def test_up_10_on_two_hosts_runs_10_in_all_spread_over_both(nats_server: E
         assert sorted(placed) == sorted(h.names) and sum(placed.values()) == 10
         assert min(placed.values()) >= 4  # spread: the same machine's room for both
         await eventually(lambda: h.counts() == placed and h.counts(), timeout=60, what="each host runs its share")
+
+        async def in_status() -> bool:
+            return (await h.client.status("wide")).pools[0].placement == placed
+
+        await eventually(in_status, what="status showing the placement")
         # Down to 4: each host gives back agents, still 4 in all.
         await h.client.scale("wide", "down", 4)
         placed = await shares(nc, "wide")

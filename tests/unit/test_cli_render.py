@@ -161,3 +161,10 @@ def test_the_room_lines_print_the_snapshot_figures_as_they_are():
 def test_a_pool_from_an_older_monitor_has_no_room_figures():
     text = render_status(Snapshot(at=0.0, host=b.host_snapshot(), pools=[b.pool_snapshot()]))
     assert "  room     not reported (by a monitor older than the room figures)" in text
+
+
+def test_a_pool_placed_on_several_hosts_shows_each_share() -> None:
+    snapshot = Snapshot(at=0.0, host=b.host_snapshot(), pools=[b.pool_snapshot(placement={"vm-2": 4, "vm-1": 5})])
+    assert "  placed   vm-1 5   vm-2 4" in render_status(snapshot).splitlines()
+    one = Snapshot(at=0.0, host=b.host_snapshot(), pools=[b.pool_snapshot(placement={"vm-1": 9})])
+    assert "placed" not in render_status(one)
