@@ -4,7 +4,7 @@ here), each with the room its monitor last reported, handed to the pure placemen
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from nats.js import JetStreamContext
 
@@ -26,9 +26,11 @@ class Placer:
         self.actuators: dict[str, ActuatorInfo] = {}
         self._watch: asyncio.Task[None] | None = None
 
-    async def start(self, js: JetStreamContext, on_change: Callable[[], None]) -> None:
+    async def start(self, js: JetStreamContext) -> None:
+        """Follow the hosts bucket. A change needs no wake-up: hosts coming and going are placed again at the
+        pools' next decision, which every snapshot prompts."""
         kv = await bucket(js, subjects.HOSTS_BUCKET)
-        self._watch = asyncio.create_task(mirror(kv, ActuatorInfo, self.actuators, on_change))
+        self._watch = asyncio.create_task(mirror(kv, ActuatorInfo, self.actuators, _unchanged))
 
     def stop(self) -> None:
         if self._watch is not None:
@@ -49,3 +51,7 @@ class Placer:
     def shares(self, config: PoolConfig, state: DesiredState, snapshots: Mapping[str, Snapshot]) -> dict[str, int]:
         """``state.desired`` split across the hosts that may run the pool, from its current shares."""
         return place(state.desired, self.candidates(config.name, snapshots), state.hosts, config.placement)
+
+
+def _unchanged() -> None:
+    return None

@@ -98,7 +98,7 @@ class PolicyService:
             if state.mode == "auto" and config is not None:
                 await self.autopilot.engage(config, state.desired)
         js = self.nc.jetstream()
-        await self.placer.start(js, lambda: None)  # hosts coming and going are re-placed at the next snapshot
+        await self.placer.start(js)
         await ensure_audit(js, self.settings.audit_max_age, self.settings.audit_max_mb * MIB)
         audit = CommandAudit(js, self.clock, load_actor_names(self.settings.actors))
         handlers: dict[str, tuple[Any, Callable[[Any], Awaitable[Any]]]] = {
@@ -169,7 +169,7 @@ class PolicyService:
         if desired != state.desired:
             reason = f"{cmd.direction} {desired} requested"
             decision = Decision(cmd.pool, state.desired, desired, f"manual.{cmd.direction}", reason)
-            await self._apply(decision, msgspec.structs.replace(state, desired=desired), revision, "command")
+            await self._apply(config, decision, msgspec.structs.replace(state, desired=desired), revision, "command")
         log.info("scale command", direction=cmd.direction, previous=state.desired, desired=desired)
         return Scaled(pool=cmd.pool, previous=state.desired, desired=desired, note=note)
 
@@ -209,7 +209,7 @@ class PolicyService:
                 else f"manual mode: holding the current {state.desired} agents"
             )
             decision = Decision(cmd.pool, state.desired, state.desired, f"mode.{cmd.mode}", words)
-            await self._apply(decision, msgspec.structs.replace(state, mode=cmd.mode), revision, "mode")
+            await self._apply(config, decision, msgspec.structs.replace(state, mode=cmd.mode), revision, "mode")
         if cmd.mode == "auto":
             await self._restart_auto(config, state.desired, "mode")
         else:
@@ -288,22 +288,22 @@ class PolicyService:
             dry = config.auto.dry_run
             if decision.changed and not dry:
                 new_state = msgspec.structs.replace(state, desired=decision.desired)
-                await self._apply(decision, new_state, revision, trigger, inputs=outcome.inputs)
+                await self._apply(config, decision, new_state, revision, trigger, inputs=outcome.inputs)
                 return
             if outcome.publish:
                 await self._publish(
                     decision, trigger, now, mode="auto", inputs=outcome.inputs, applied=not decision.changed
                 )
-            await self._replace(config, state, revision)
+            await self._place_again(config, state, revision)
             return
         pool_snapshot = self._pool_snapshot(config.name, self._latest())
         decision, new_state = decide(pool_snapshot, config, state, now)
         if decision.changed:
-            await self._apply(decision, new_state, revision, trigger)
+            await self._apply(config, decision, new_state, revision, trigger)
             return
-        await self._replace(config, state, revision)
+        await self._place_again(config, state, revision)
 
-    async def _replace(self, config: PoolConfig, state: DesiredState, revision: int) -> None:
+    async def _place_again(self, config: PoolConfig, state: DesiredState, revision: int) -> None:
         """Write the pool's shares anew when the hosts that may run it changed (one gone, one new, one now
         refusing it); an unchanged placement writes nothing."""
         hosts = self.placer.shares(config, state, self.snapshots)
@@ -335,6 +335,7 @@ class PolicyService:
 
     async def _apply(
         self,
+        config: PoolConfig,
         decision: Decision,
         new_state: DesiredState,
         revision: int,
@@ -342,8 +343,7 @@ class PolicyService:
         inputs: Observation | None = None,
     ) -> None:
         now = self.clock.now()
-        config = await self.store.config(decision.pool)
-        hosts = self.placer.shares(config, new_state, self.snapshots) if config is not None else new_state.hosts
+        hosts = self.placer.shares(config, new_state, self.snapshots)
         new_state = msgspec.structs.replace(
             new_state, updated_at=now, reason=decision.reason, traceparent=current_traceparent(), hosts=hosts
         )
