@@ -18,7 +18,7 @@ from agentscaler.shared.clock import Clock
 from agentscaler.shared.messages.audit import AuditRecord
 from agentscaler.shared.messages.commands import Error, PoolInfo, Scaled
 from agentscaler.shared.messages.optimize import Optimized
-from agentscaler.shared.telemetry.tracing import current_trace_ids
+from agentscaler.shared.telemetry.tracing import trace_id
 
 log = structlog.get_logger()
 
@@ -64,16 +64,6 @@ def outcome_of(reply: Any) -> tuple[str, str]:
     return "ok", ""
 
 
-def trace_id_of(msg: Msg) -> str:
-    """The trace the command belongs to: the handling span's, else the one its sender's ``traceparent`` names
-    (``00-<trace id>-<span id>-<flags>``)."""
-    ids = current_trace_ids()
-    if ids:
-        return ids[0]
-    parts = (msg.headers or {}).get("traceparent", "").split("-")
-    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else ""
-
-
 def pool_of(req: Any) -> str:
     if req is None:
         return ""
@@ -103,6 +93,6 @@ class CommandAudit:
             request=request_of(req, msg.data),
             outcome=outcome,
             message=message,
-            trace_id=trace_id_of(msg),
+            trace_id=trace_id(msg.headers),
         )
         await append(self.js, record)

@@ -99,6 +99,16 @@ def current_trace_ids() -> tuple[str, str] | None:
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
 
 
+def trace_id(headers: Mapping[str, str] | None) -> str:
+    """The trace a message belongs to: the current span's, else the one its headers carry (a process that
+    records no spans still knows its sender's); "" for none."""
+    ids = current_trace_ids()
+    if ids:
+        return ids[0]
+    ctx = trace.get_current_span(propagate.extract(dict(headers or {}))).get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else ""
+
+
 @contextmanager
 def span(
     name: str,
