@@ -30,7 +30,7 @@ from agentscaler.services.registry.settings import RegistrySettings
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.jetstream import bucket, ensure_task_queue, get_struct, put_struct
 from agentscaler.shared.bus.server import EmbeddedServer
-from agentscaler.shared.messages.agents import Exited, Spawned
+from agentscaler.shared.messages.agents import AgentEvent, Exited, Spawned
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.messages.tasks import TaskResult
 from tests.agents import exec_agent
@@ -117,6 +117,23 @@ async def test_an_agent_whose_memory_limit_is_below_what_it_needs_to_start_exits
     assert "agent_memory_limit_mb 8 is too low" in output and "agentscaler pool set" in output, output[-3000:]
 
 
+async def stored_for_an_actuator(
+    nats_server: EmbeddedServer, nc: Client, *pools: PoolConfig, handlers: list[str] | None = None
+) -> tuple[asyncio.Queue[AgentEvent], ActuatorSettings]:
+    """``pools`` stored as the policy stores them, their agents' lifecycle events followed from now on, and the
+    settings of a quick actuator on a host of its own (running ``handlers`` besides its defaults, when given)."""
+    js = nc.jetstream()
+    for pool in pools:
+        await ensure_task_queue(js, pool)
+        await put_struct(await bucket(js, subjects.POOLS_BUCKET), pool.name, pool)
+    events = await agent_events(nc)
+    extra = {} if handlers is None else {"handlers": handlers}
+    settings = ActuatorSettings(
+        nats_url=nats_server.url, host=f"it-{uuid.uuid4().hex[:8]}", reconcile_interval=0.1, min_uptime=0.1, **extra
+    )  # type: ignore[arg-type]
+    return events, settings
+
+
 async def test_the_actuator_replaces_an_agent_whose_task_timed_out_and_forked_agents_have_the_memory_limit(
     nats_server: EmbeddedServer, nc: Client
 ) -> None:
@@ -130,15 +147,11 @@ async def test_the_actuator_replaces_an_agent_whose_task_timed_out_and_forked_ag
         pull_timeout=1.0,
         drain_timeout=20,
     )
-    host = f"it-{uuid.uuid4().hex[:8]}"
     js = nc.jetstream()
-    await ensure_task_queue(js, pool)
-    await put_struct(await bucket(js, subjects.POOLS_BUCKET), pool.name, pool)
-    events = await agent_events(nc)
+    events, settings = await stored_for_an_actuator(nats_server, nc, pool)
     client = AgentscalerClient(nc)
-    settings = ActuatorSettings(nats_url=nats_server.url, host=host, reconcile_interval=0.1, min_uptime=0.1)
     async with (
-        running(registry.run, RegistrySettings(nats_url=nats_server.url, host=host)),
+        running(registry.run, RegistrySettings(nats_url=nats_server.url, host=settings.host)),
         running(actuator.run, settings),
     ):
         await put_struct(await bucket(js, subjects.DESIRED_BUCKET), pool.name, DesiredState(pool=pool.name, desired=1))
@@ -162,20 +175,11 @@ async def test_forked_agents_run_under_the_per_agent_memory_limit_and_a_hog_fail
 ) -> None:
     """Forked agents inherit the fork server's preloaded heap: at the default limit an agent still has most of
     it free, and a hog in a forked agent fails "out of memory" like one started by exec."""
-    host = f"it-{uuid.uuid4().hex[:8]}"
-    js = nc.jetstream()
-    pools = await bucket(js, subjects.POOLS_BUCKET)
-    desired = await bucket(js, subjects.DESIRED_BUCKET)
+    desired = await bucket(nc.jetstream(), subjects.DESIRED_BUCKET)
     probe = PoolConfig(name="probe", handler=f"{HANDLERS}:limits", heartbeat_interval=0.5, pull_timeout=1.0)
     hog = PoolConfig(name="fhog", handler=f"{HANDLERS}:hog", agent_memory_limit_mb=200, pull_timeout=1.0)
-    for pool in (probe, hog):
-        await ensure_task_queue(js, pool)
-        await put_struct(pools, pool.name, pool)
-    events = await agent_events(nc)
+    events, settings = await stored_for_an_actuator(nats_server, nc, probe, hog, handlers=[HANDLERS])
     client = AgentscalerClient(nc)
-    settings = ActuatorSettings(
-        nats_url=nats_server.url, host=host, reconcile_interval=0.1, min_uptime=0.1, handlers=[HANDLERS]
-    )
     async with running(actuator.run, settings):
         await put_struct(desired, probe.name, DesiredState(pool=probe.name, desired=1))
         [task_id] = await client.submit(probe.name, [{}])
@@ -201,17 +205,11 @@ async def test_an_agent_killed_by_the_kernels_oom_killer_is_reported_as_such(
     agent, and the actuator says why it died."""
     if detect("auto")[0] is None:
         pytest.skip("no writable cgroup backend on this machine")
-    host = f"it-{uuid.uuid4().hex[:8]}"
     pool = PoolConfig(
         name="oom", handler=f"{HANDLERS}:shared_hog", max_agents=1, agent_memory_limit_mb=96, pull_timeout=1.0
     )
     js = nc.jetstream()
-    await ensure_task_queue(js, pool)
-    await put_struct(await bucket(js, subjects.POOLS_BUCKET), pool.name, pool)
-    events = await agent_events(nc)
-    settings = ActuatorSettings(
-        nats_url=nats_server.url, host=host, reconcile_interval=0.1, min_uptime=0.1, handlers=[HANDLERS]
-    )
+    events, settings = await stored_for_an_actuator(nats_server, nc, pool, handlers=[HANDLERS])
     with capture_logs() as logs:
         async with running(actuator.run, settings):
             await put_struct(
@@ -272,7 +270,6 @@ async def test_a_task_that_keeps_getting_its_agents_oom_killed_fails_saying_so(
         pytest.skip("no writable cgroup backend on this machine")
     if _swap_kib():
         pytest.skip("this machine has swap, which would take the overflow instead of the OOM killer")
-    host = f"it-{uuid.uuid4().hex[:8]}"
     pool = PoolConfig(
         name="oomtask",
         handler=f"{HANDLERS}:shared_hog",
@@ -283,12 +280,7 @@ async def test_a_task_that_keeps_getting_its_agents_oom_killed_fails_saying_so(
         pull_timeout=1.0,
     )
     js = nc.jetstream()
-    await ensure_task_queue(js, pool)
-    await put_struct(await bucket(js, subjects.POOLS_BUCKET), pool.name, pool)
-    events = await agent_events(nc)
-    settings = ActuatorSettings(
-        nats_url=nats_server.url, host=host, reconcile_interval=0.1, min_uptime=0.1, handlers=[HANDLERS]
-    )
+    events, settings = await stored_for_an_actuator(nats_server, nc, pool, handlers=[HANDLERS])
     async with running(actuator.run, settings):
         desired = await bucket(js, subjects.DESIRED_BUCKET)
         await put_struct(desired, pool.name, DesiredState(pool=pool.name, desired=1))
