@@ -27,6 +27,7 @@ from nats.js.api import RetentionPolicy, StreamConfig
 
 from agentscaler.services.cli.client import Client
 from agentscaler.shared import subjects
+from agentscaler.shared.bus.replicas import replicas
 from agentscaler.shared.messages.pools import PoolConfig
 
 
@@ -86,7 +87,10 @@ async def _completed(client: Client, n: float) -> bool:
 async def baseline_rate(url: str, tasks: int) -> float:
     nc = await nats.connect(url)
     js = nc.jetstream()
-    await js.add_stream(StreamConfig(name="bench-raw", subjects=["bench.raw"], retention=RetentionPolicy.WORK_QUEUE))
+    raw = StreamConfig(
+        name="bench-raw", subjects=["bench.raw"], retention=RetentionPolicy.WORK_QUEUE, num_replicas=replicas()
+    )  # as many copies as the task queues it is compared with
+    await js.add_stream(raw)
     body = b'{"sleep": 0}'
     for start in range(0, tasks, 1000):
         await asyncio.gather(*(js.publish("bench.raw", body) for _ in range(min(1000, tasks - start))))

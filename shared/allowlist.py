@@ -59,6 +59,14 @@ def runs_pool(info: ActuatorInfo, pool: str) -> bool:
     return not info.pools or pool in info.pools
 
 
+def host_matches(info: ActuatorInfo, patterns: Iterable[str]) -> bool:
+    """Whether a pool limited to ``patterns`` (its ``hosts`` setting; empty: any host) may run on the host of
+    ``info``: a pattern matches its name or one of the labels its actuator announces."""
+    wanted = list(patterns)
+    names = [info.host, *info.labels]
+    return not wanted or any(fnmatchcase(name, p) for p in wanted for name in names)
+
+
 def _listed(patterns: list[str]) -> str:
     return ", ".join(patterns) if patterns else "nothing"
 

@@ -52,6 +52,26 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
         default_factory=default_host
     )
     log_level: Annotated[str, msgspec.Meta(description="debug, info, warning or error")] = "info"
+    replicas: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=5,
+            description="copies of each JetStream stream and KV bucket agentscaler creates: 3 on a NATS cluster "
+            "(at most its servers), 1 on a single server",
+        ),
+    ] = 1
+
+
+LeaseTtl = Annotated[
+    float,
+    msgspec.Meta(
+        ge=1, le=300, description="seconds the leader's lease holds unrenewed; a standby takes over within this + 2"
+    ),
+]
+"""The ``lease_ttl`` of the services that run as one leader and standbys (policy, registry): see
+``shared/bus/lease.py``."""
+DEFAULT_LEASE_TTL = 6.0
 
 
 class SettingsError(ValueError):

@@ -17,7 +17,7 @@ COMMAND_OPERATE = f"{COMMAND}.operate"
 COMMAND_READ = f"{COMMAND}.read"
 """The read-only commands (``get_pool``, ``list_pools``): what the viewer role may send."""
 COMMAND_KINDS = {
-    COMMAND_OPERATE: frozenset({"scale", "get_pool", "list_pools", "set_mode"}),
+    COMMAND_OPERATE: frozenset({"scale", "get_pool", "list_pools", "set_mode", "host"}),
     COMMAND_READ: frozenset({"get_pool", "list_pools"}),
 }
 """The command ``type``s the policy serves on the narrower command subjects (``COMMAND`` serves them all);
@@ -104,10 +104,18 @@ back after a server crash."""
 HOSTS_BUCKET = "agentscaler-hosts"
 """KV: host name -> ActuatorInfo: the handlers and pool environment its actuator allows, and why pools have no
 agents there."""
+CORDONS_BUCKET = "agentscaler-cordons"
+"""KV: host name -> Cordon: the hosts an operator cordoned (no new agents) or drained (no agents), written by the
+policy on ``agentscaler host cordon|drain``, deleted on ``uncordon``."""
 DEATHS_BUCKET = "agentscaler-deaths"
 """KV: agent id -> why the agent died (UTF-8 text, e.g. killed by the kernel's OOM killer), written by its
 actuator when it reaps an agent that did not exit cleanly, kept a day: an agent that gives up on a task names
 the death of the agent that ran it last."""
+
+LEASES_BUCKET = "agentscaler-leases"
+"""KV: service name (``policy``, ``registry``) -> LeaseRecord of the one instance that leads it; the others stand
+by. A holder renews its record by compare-and-set on the revision; a standby takes a record over (compare-and-set
+again) once it has seen it unchanged for the record's ``ttl``, or creates it when absent (``shared/bus/lease.py``)."""
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 """Pool and host names: subject tokens and parts of stream names (``check_name`` says so in words)."""

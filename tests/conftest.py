@@ -10,6 +10,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
+from agentscaler.shared.bus.local_cluster import LocalCluster, start_cluster
 from agentscaler.shared.bus.server import EmbeddedServer, free_port
 from bench.waiting import eventually
 
@@ -23,6 +24,15 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A 3-node nats-server cluster with JetStream on loopback (free ports), ready (a meta leader elected) when
+    yielded; ``.url`` lists the three nodes."""
+    cluster = start_cluster(tmp_path / "cluster", 3)
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture

@@ -214,7 +214,8 @@ def test_the_pool_settings_table_has_every_field_at_its_default() -> None:
     table = pool_settings_table()
     fields = {f.name for f in msgspec.structs.fields(PoolConfig)} - {"name"}
     assert set(table) == fields
-    for field in sorted(fields - {"auto", "env"}):
+    for field in sorted(fields - {"auto", "env", "hosts"}):
         written = table[field].strip("`").removesuffix(" s")
         assert type(getattr(POOL_DEFAULTS, field))(written) == getattr(POOL_DEFAULTS, field), field
     assert table["env"] == "`{}`" and POOL_DEFAULTS.env == {}
+    assert table["hosts"] == "`[]`" and POOL_DEFAULTS.hosts == []

@@ -12,10 +12,10 @@ import structlog
 from nats.aio.client import Client
 
 from agentscaler.shared import subjects
+from agentscaler.shared.bus.agents import list_agents
 from agentscaler.shared.bus.events import publish
-from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.errors import AgentscalerError
-from agentscaler.shared.messages.agents import AgentList, AgentRecord, AgentsQuery, Exited
+from agentscaler.shared.messages.agents import AgentRecord, Exited
 from agentscaler.shared.supervisor import wait_or_stop
 
 log = structlog.get_logger()
@@ -52,9 +52,7 @@ async def forget_previous_run(
     deadline = loop.time() + ASK_FOR
     while True:
         try:
-            reply: AgentList = await request(
-                nc, subjects.REGISTRY_QUERY, AgentsQuery(host=host), AgentList, timeout=2.0, what="registry"
-            )
+            listed = await list_agents(nc, host=host)
             break
         except AgentscalerError as exc:
             if loop.time() >= deadline:
@@ -62,7 +60,7 @@ async def forget_previous_run(
                 return 0
         if await wait_or_stop(stop, ASK_EVERY):
             return 0
-    gone = leftovers(reply.agents, pools, ours)
+    gone = leftovers(listed, pools, ours)
     for record in gone:
         event = Exited(
             agent_id=record.agent_id,

@@ -100,6 +100,7 @@ def agent_environment(settings: ActuatorSettings, pool: PoolConfig, agent_id: st
             "AGENTSCALER_AGENT_POOL": pool.name,
             "AGENTSCALER_AGENT_HOST": settings.host,
             "AGENTSCALER_AGENT_LOG_LEVEL": settings.log_level,
+            "AGENTSCALER_AGENT_REPLICAS": str(settings.replicas),  # the attempts bucket, which the agents create
             "AGENTSCALER_AGENT_HANDLER": pool.handler,
             "AGENTSCALER_AGENT_ACK_WAIT": str(pool.ack_wait),
             "AGENTSCALER_AGENT_MAX_ATTEMPTS": str(pool.max_attempts),

@@ -17,14 +17,14 @@ from agentscaler.services.agent.main import EXIT_CONFIG
 from agentscaler.services.agent.unloadable import failure
 from agentscaler.shared import subjects
 from agentscaler.shared.allowlist import refusal
+from agentscaler.shared.bus.agents import list_agents
 from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket, mirror
-from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.children import become_subreaper
 from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.errors import AgentscalerError
-from agentscaler.shared.messages.agents import AgentList, AgentRecord, AgentsQuery, Exited, Lost, Spawned
+from agentscaler.shared.messages.agents import AgentRecord, Exited, Lost, Spawned
 from agentscaler.shared.messages.pools import POOL_DEFAULTS, DesiredState, PoolConfig
 from agentscaler.shared.telemetry.tracing import current_traceparent, parent_from_traceparent, span
 
@@ -91,7 +91,8 @@ class Actuator:
             ),
         ]
         await listen(self.nc, subjects.agent_event_subject("lost"), Lost, self._on_lost)
-        self.hostinfo = await HostInfo.open(self.settings, js)
+        self.hostinfo = await HostInfo.open(self.settings, js, self.clock)
+        watchers.append(asyncio.create_task(self.hostinfo.run(stop)))
         self.deaths = await DeathRecords.open(self.nc, js)
         become_subreaper()  # agents of a fork server that died are reparented here and reaped
         loop = asyncio.get_running_loop()
@@ -207,7 +208,7 @@ class Actuator:
         self._check_handlers()
         if self.hostinfo is not None:
             checked = {pool: handler for pool, handler in self.checked.items() if self._managed(pool)}
-            await self.hostinfo.update(self._problems(), now, checked)
+            self.hostinfo.update(self._problems(), checked)
         if todo.excess:
             views = await self._with_registry_states(views)
             for pool, count in todo.excess.items():
@@ -355,18 +356,11 @@ class Actuator:
 
     async def _with_registry_states(self, views: list[ProcView]) -> list[ProcView]:
         try:
-            reply: AgentList = await request(
-                self.nc,
-                subjects.REGISTRY_QUERY,
-                AgentsQuery(host=self.settings.host),
-                AgentList,
-                timeout=2.0,
-                what="registry",
-            )
+            listed = await list_agents(self.nc, host=self.settings.host)
         except AgentscalerError as exc:
             log.warning("registry unavailable; draining newest agents first", error=str(exc))
             return views
-        known = {a.agent_id: a for a in reply.agents}
+        known = {a.agent_id: a for a in listed}
         out = []
         for v in views:
             rec = known.get(v.agent_id)

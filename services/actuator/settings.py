@@ -34,6 +34,19 @@ class ActuatorSettings(CommonSettings, frozen=True, kw_only=True):
         msgspec.Meta(ge=0, description="seconds between passes while agents are still to start"),
     ] = 0.1
     pools: Annotated[list[str], msgspec.Meta(description="pools this actuator runs; empty for all")] = []
+    labels: Annotated[
+        list[str],
+        msgspec.Meta(description="what this host offers (e.g. gpu, zone=eu): pools' `hosts` patterns match them"),
+    ] = []
+    announce_interval: Annotated[
+        float, msgspec.Meta(gt=0, le=60, description="seconds between this host's entries in agentscaler-hosts")
+    ] = 2.0
+    host_lost_after: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0, le=3600, description="seconds without an entry after which the policy counts this host lost"
+        ),
+    ] = 10.0
     handlers: Annotated[
         list[str],
         msgspec.Meta(

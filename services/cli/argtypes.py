@@ -49,6 +49,11 @@ def fraction(text: str) -> float:
     return value
 
 
+def names(text: str) -> list[str]:
+    """A comma-separated list, e.g. ``--hosts gpu-*,zone=eu``; empty for none."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 def since(text: str) -> float:
     """A duration such as ``24h``, ``90m`` or ``3600`` (seconds)."""
     try:

@@ -14,20 +14,24 @@ from nats.aio.client import Client as Nats
 from nats.js.errors import KeyNotFoundError
 
 from agentscaler.shared import subjects
+from agentscaler.shared.bus.agents import list_agents
 from agentscaler.shared.bus.audit import read_audit
 from agentscaler.shared.bus.connection import connect_once
 from agentscaler.shared.bus.history import read_history
 from agentscaler.shared.bus.jetstream import bucket, get_struct, task_queue_exists
 from agentscaler.shared.bus.options import Target, actor_of, as_settings
+from agentscaler.shared.bus.replicas import replicas_of
 from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.codec import BadMessage, decode, encode
 from agentscaler.shared.errors import AgentscalerError
-from agentscaler.shared.messages.agents import AgentList, AgentsQuery
+from agentscaler.shared.messages.agents import AgentList
 from agentscaler.shared.messages.audit import AuditRecord
 from agentscaler.shared.messages.commands import (
     Command,
     CommandReply,
     GetPool,
+    HostCommand,
+    HostHeld,
     ListPools,
     PoolInfo,
     PoolList,
@@ -74,6 +78,11 @@ class Client:
         reply: PoolList = await self.command(ListPools())
         return reply
 
+    async def hold(self, host: str, action: str) -> HostHeld:
+        """Cordon, drain or uncordon ``host``."""
+        reply: HostHeld = await self.command(HostCommand(host=host, action=action))  # type: ignore[arg-type]
+        return reply
+
     async def set_mode(self, pool: str, mode: str, auto: AutoConfig | None = None) -> PoolInfo:
         reply: PoolInfo = await self.command(SetMode(pool=pool, mode=mode, auto=auto))  # type: ignore[arg-type]
         return reply
@@ -118,10 +127,8 @@ class Client:
         return reply
 
     async def agents(self, pool: str | None = None) -> AgentList:
-        reply: AgentList = await request(
-            self.nc, subjects.REGISTRY_QUERY, AgentsQuery(pool=pool), AgentList, timeout=5.0, what="registry service"
-        )
-        return reply
+        """Every agent (of ``pool``), read page by page."""
+        return AgentList(agents=await list_agents(self.nc, pool, timeout=5.0, what="registry service"))
 
     async def submit(self, pool: str, payloads: Sequence[Any], chunk: int = 256) -> list[str]:
         """Enqueue one task per payload; returns their ids once JetStream has stored every one."""
@@ -157,10 +164,13 @@ async def connected(
     target: Target, on_error: Callable[[Exception], Awaitable[None]] | None = None
 ) -> AsyncIterator[Client]:
     """A client connected with ``target``: the connection settings, or a bare server URL list. ``on_error``
-    hears the errors the server reports (permission violations)."""
-    actor = actor_of(as_settings(target))
+    hears the errors the server reports (permission violations). What it creates (the results bucket) gets
+    the settings' ``replicas``."""
+    settings = as_settings(target)
+    actor = actor_of(settings)
     nc = await connect_once(target, "agentscaler-cli", on_error=on_error)
     try:
-        yield Client(nc, actor)
+        with replicas_of(settings.replicas):
+            yield Client(nc, actor)
     finally:
         await nc.close()

@@ -24,6 +24,7 @@ from . import auth
 from .audit_view import render_audit
 from .client import Client, connected
 from .handler_check import handler_verdict
+from .host_hold import host_command
 from .optimize_report import optimize
 from .pool_flags import flag_fields
 from .progress import ProgressView, counts_line, remaining
@@ -72,11 +73,13 @@ def _run(args: argparse.Namespace) -> int:
     url = args.nats_url
     auth_dir = Path(args.auth) if args.auth else None
     identities = auth.service_identities(auth_dir) if auth_dir else None
+    node = cluster_node(args)
     if url is None:
         server = launcher.start_embedded(
-            Path(args.data_dir) if args.data_dir else launcher.data_dir_default(),
+            Path(args.data_dir) if args.data_dir else launcher.node_data_dir(launcher.data_dir_default(), node),
             args.port,
             config=auth.server_config(auth_dir) if auth_dir else "",
+            node=node,
         )
         url = server.url
         print(f"agentscaler: NATS at {url}; services starting (Ctrl-C to stop)", file=sys.stderr)
@@ -88,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
                 url,
                 args.config,
                 log_file=log_file,
-                connection=connection_flags(args),
+                connection={**connection_flags(args), "replicas": args.replicas},
                 server=server,
                 identities=identities,
                 restarts=settings.restart_policy(),
@@ -99,6 +102,23 @@ def _run(args: argparse.Namespace) -> int:
             server.stop()
         if log_stream is not None:
             log_stream.close()
+
+
+def cluster_node(args: argparse.Namespace) -> Any:
+    """``run``'s embedded server as a cluster node (``--cluster-port``, ``--routes``), or None for a lone one."""
+    from . import launcher
+
+    if args.cluster_port is None:
+        if args.routes or args.cluster_name:
+            raise BadInput("--routes and --cluster-name need --cluster-port (the port this node takes routes on)")
+        return None
+    if args.nats_url:
+        raise BadInput("--cluster-port starts an embedded cluster node: leave out --nats-url")
+    routes = tuple(r.strip() for r in (args.routes or "").split(",") if r.strip())
+    for route in routes:
+        if not route.startswith("nats://") or not route.rpartition(":")[2].isdigit():
+            raise BadInput(f"route {route!r} is not nats://HOST:PORT (another node's --cluster-port)")
+    return launcher.ClusterNode(port=args.cluster_port, routes=routes, name=args.cluster_name or launcher.CLUSTER_NAME)
 
 
 def _auth_init(args: argparse.Namespace) -> int:
@@ -408,6 +428,7 @@ _HANDLERS = {
     "audit": _audit,
     "optimize": optimize,
     "pool set": _pool_set,
+    "host": host_command,
     "pool show": _pool_show,
     "pool list": _pool_list,
 }

@@ -21,8 +21,9 @@ from agentscaler.services.policy import service as policy
 from agentscaler.services.policy.settings import PolicySettings
 from agentscaler.services.registry import service as registry
 from agentscaler.services.registry.settings import RegistrySettings
+from agentscaler.shared.bus.local_cluster import jetstream_ready
 from agentscaler.shared.bus.options import redact_url
-from agentscaler.shared.bus.server import EmbeddedServer
+from agentscaler.shared.bus.server import CLUSTER_NAME, EmbeddedServer
 from agentscaler.shared.settings import CommonSettings, load
 from agentscaler.shared.supervisor import Root, stop_on_signals, supervise
 from agentscaler.shared.telemetry.tracing import shutdown_tracing
@@ -171,9 +172,41 @@ async def serve_services(
         shutdown_tracing()
 
 
-def start_embedded(data_dir: Path, port: int, config: str = "") -> EmbeddedServer:
-    """Start the embedded server; ``config``: server configuration (``run --auth``: the authorization)."""
-    server = EmbeddedServer(data_dir, port=port, config=config)
+def start_embedded(data_dir: Path, port: int, config: str = "", node: ClusterNode | None = None) -> EmbeddedServer:
+    """Start the embedded server; ``config``: server configuration (``run --auth``: the authorization). As a
+    ``node`` of a cluster, return once the cluster's JetStream answers (a majority of its nodes are up)."""
+    if node is None:
+        server = EmbeddedServer(data_dir, port=port, config=config)
+    else:
+        server = EmbeddedServer(
+            data_dir, port=port, config=config, cluster_port=node.port, routes=node.routes, cluster_name=node.name
+        )
     server.start()
     log.info("embedded NATS server ready", url=server.url, data_dir=str(data_dir))
+    if node is not None:
+        log.info("waiting for the cluster's JetStream (a majority of its nodes)", cluster=node.name, routes=node.routes)
+        try:
+            asyncio.run(jetstream_ready(server.url, node.wait))
+        except BaseException:
+            server.stop()
+            raise
     return server
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """``run``'s embedded server as a node of a local NATS cluster (``--cluster-port``, ``--routes``)."""
+
+    port: int
+    """Where it takes the other nodes' routes."""
+    routes: tuple[str, ...] = ()
+    """The other nodes' cluster URLs (``nats://host:cluster_port``)."""
+    name: str = CLUSTER_NAME
+    wait: float = 300.0
+    """Seconds to wait for the cluster's JetStream, i.e. for the other nodes to start."""
+
+
+def node_data_dir(base: Path, node: ClusterNode | None) -> Path:
+    """Where a node keeps its data under ``base`` (the default data directory): one directory per cluster port,
+    so that several nodes on one machine never share a store."""
+    return base if node is None else base / f"node-{node.port}"

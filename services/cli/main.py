@@ -18,6 +18,7 @@ from agentscaler.shared.telemetry.tracing import configure_tracing, shutdown_tra
 from . import commands
 from .argtypes import count, fraction, nonnegative, positive, since
 from .auth import EXIT_DENIED, PermissionDenied
+from .host_hold import add_host_parser
 from .pool_flags import add_pool_flags
 from .server_watch import MAX_DELAY_FACTOR, RestartPolicy
 
@@ -66,6 +67,28 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--log-file", help="write service logs here instead of stderr")
     run.add_argument(
         "--auth", metavar="DIR", help="secure the embedded server with `auth init DIR`'s users; services use theirs"
+    )
+    run.add_argument(
+        "--cluster-port",
+        type=int,
+        metavar="PORT",
+        help="make the embedded server a node of a NATS cluster, taking the other nodes' routes on PORT "
+        "(its data then goes to DATA_DIR/node-PORT unless --data-dir is given)",
+    )
+    run.add_argument(
+        "--routes",
+        metavar="nats://HOST:PORT,...",
+        help="with --cluster-port: the other nodes' cluster URLs (their --cluster-port)",
+    )
+    run.add_argument(
+        "--cluster-name", metavar="NAME", help="with --cluster-port: the cluster's name (default: agentscaler)"
+    )
+    run.add_argument(
+        "--replicas",
+        type=int,
+        metavar="N",
+        help="copies of each stream and bucket the services create: 3 on a 3-node cluster "
+        "(default: $AGENTSCALER_REPLICAS or 1)",
     )
     run.add_argument(
         "--server-restarts",
@@ -204,6 +227,8 @@ def parser() -> argparse.ArgumentParser:
     pool_show = pool_sub.add_parser("show", parents=[common], help="one pool's settings and state")
     pool_show.add_argument("name")
     pool_sub.add_parser("list", parents=[common], help="every pool")
+
+    add_host_parser(sub, common)
 
     demo = sub.add_parser("demo", help="run everything with a synthetic workload and a live status view")
     demo.add_argument("--data-dir", help="keep the demo's data here (default: a temporary directory)")

@@ -12,7 +12,7 @@ import msgspec.inspect as mi
 from agentscaler.shared.messages.fielddocs import field_docs
 from agentscaler.shared.messages.pools import POOL_DEFAULTS, PoolConfig
 
-from .argtypes import count, nonnegative, positive
+from .argtypes import count, names, nonnegative, positive
 
 NOT_FLAGS = {
     "name": "the pool's name is the positional NAME",
@@ -70,6 +70,8 @@ def _options(name: str, kind: mi.Type, annotation: Any) -> dict[str, Any]:
         return {"choices": list(get_args(annotation))}  # in the order written, the default first
     if isinstance(kind, mi.BoolType):
         return {"action": argparse.BooleanOptionalAction}
+    if isinstance(kind, mi.ListType):
+        return {"type": names, "metavar": "A,B"}  # the whole list, comma-separated; '' for none
     if isinstance(kind, mi.DictType) and isinstance(kind.key_type, mi.StrType):
         return {"action": "append", "metavar": "KEY=VALUE"}  # repeated, added to the pool's mapping
     raise TypeError(f"PoolConfig.{name}: no `pool set` flag for a {kind!r}; give it one here or list it in NOT_FLAGS")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from agentscaler.shared.capacity import CPU_CEILING
 from agentscaler.shared.messages.decisions import DecisionEvent
+from agentscaler.shared.messages.hosts import Cordon
+from agentscaler.shared.messages.leases import LeaseRecord
 from agentscaler.shared.messages.pools import AutoConfig
 from agentscaler.shared.messages.snapshots import (
     HostSnapshot,
@@ -15,6 +17,7 @@ from agentscaler.shared.messages.snapshots import (
 )
 from agentscaler.shared.numbers import GIB, MIB
 
+from .render_cluster import render_cluster
 from .units import duration
 
 CLEAR = "\x1b[H\x1b[J"
@@ -40,10 +43,23 @@ def render_status(snapshot: Snapshot) -> str:
     if len(snapshot.pools) > 1:
         lines.extend([_system(snapshot.pools), ""])
     for host in hosts:
-        lines.extend([*_host(host), ""])
+        lines.extend([*_host(host, snapshot.cordons.get(host.host)), ""])
     if len(hosts) > 1:
         lines.append(_all_hosts(hosts))
+    if snapshot.leaders:
+        lines.append(_leaders(snapshot.leaders, snapshot.at))
+    if snapshot.cluster is not None:
+        lines.extend(render_cluster(snapshot.cluster))
     return "\n".join(lines).rstrip("\n")
+
+
+def _leaders(leaders: dict[str, LeaseRecord | None], now: float) -> str:
+    """One line: which instance leads each leased service, and for how long."""
+    shown = [
+        f"{name} none" if r is None else f"{name} {r.host} pid {r.pid} for {duration(max(now - r.since, 0.0))}"
+        for name, r in sorted(leaders.items())
+    ]
+    return "leaders  " + "   ".join(shown)
 
 
 def _pool(p: PoolSnapshot) -> list[str]:
@@ -175,11 +191,13 @@ def _figures(w: WindowFigures) -> str:
     return f"throughput {w.throughput:.2f}/s, wait {w.wait_mean:.2f}s, latency {w.latency_mean:.2f}s"
 
 
-def _host(h: HostSnapshot) -> list[str]:
-    """One host: CPU, memory and disk used and free, its agents with their averages, and how many more fit."""
+def _host(h: HostSnapshot, cordon: Cordon | None = None) -> list[str]:
+    """One host: CPU, memory and disk used and free, its agents with their averages, and how many more fit;
+    whether an operator holds it."""
     used = h.memory_total - h.memory_available
+    held = "" if cordon is None else "   DRAINING (no agents)" if cordon.drain else "   CORDONED (no new agents)"
     return [
-        f"host {h.host}",
+        f"host {h.host}{held}",
         f"  cpu      {h.cpu_percent:.0f}% used, {max(100 - h.cpu_percent, 0):.0f}% free of {h.cpu_count} cores   "
         f"load {h.load1:.2f}",
         f"  memory   {used / GIB:.1f} GiB used   {h.memory_available / GIB:.1f} GiB available "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from contextlib import suppress
 
 import msgspec
@@ -15,16 +16,19 @@ from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from agentscaler.shared import subjects
+from agentscaler.shared.bus.agents import list_agents
 from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.history import read_history
 from agentscaler.shared.bus.jetstream import bucket, mirror
-from agentscaler.shared.bus.rpc import Refused, request, serve
+from agentscaler.shared.bus.rpc import Refused, serve
 from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.errors import AgentscalerError
-from agentscaler.shared.messages.agents import AgentList, AgentRecord, AgentsQuery
+from agentscaler.shared.leasing import lapsed
+from agentscaler.shared.messages.agents import AgentRecord
 from agentscaler.shared.messages.decisions import DecisionEvent
-from agentscaler.shared.messages.hosts import ActuatorInfo
+from agentscaler.shared.messages.hosts import ActuatorInfo, Cordon
+from agentscaler.shared.messages.leases import LEASED_SERVICES, LeaseRecord
 from agentscaler.shared.messages.optimize import Optimized
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import (
@@ -40,6 +44,7 @@ from agentscaler.shared.numbers import MIB
 from agentscaler.shared.supervisor import wait_or_stop
 
 from .arrivals import Arrivals
+from .cluster import cluster_view
 from .cost import pool_cost
 from .host import HostBook, HostSampler
 from .impact import Changes, impact
@@ -78,6 +83,10 @@ class Monitor:
         self.latest: Snapshot | None = None
         self.actuators: dict[str, ActuatorInfo] = {}
         """Each host's actuator entry: its allow-lists and the problems of the pools it runs."""
+        self.leases: dict[str, LeaseRecord] = {}
+        """Each leased service's lease, as the leases bucket holds it."""
+        self.cordons: dict[str, Cordon] = {}
+        """The hosts an operator holds (``agentscaler host cordon|drain``)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         mirrors = [
@@ -91,6 +100,8 @@ class Monitor:
             asyncio.create_task(
                 mirror(await bucket(self.js, subjects.HOSTS_BUCKET), ActuatorInfo, self.actuators, _noop)
             ),
+            asyncio.create_task(mirror(await bucket(self.js, subjects.LEASES_BUCKET), LeaseRecord, self.leases, _noop)),
+            asyncio.create_task(mirror(await bucket(self.js, subjects.CORDONS_BUCKET), Cordon, self.cordons, _noop)),
         ]
         await bucket(self.js, subjects.RESULTS_BUCKET)
         results = await self.js.subscribe(
@@ -164,7 +175,24 @@ class Monitor:
                 raise Refused("unknown_pool", f"unknown pool {query.pool!r} (known: {known})")
         hosts = self.hosts.fresh(snapshot.host, time.monotonic())
         pools = [with_room(p, hosts) for p in pools]  # the room over the hosts the reply lists
-        return Snapshot(at=snapshot.at, host=snapshot.host, pools=pools, hosts=hosts)
+        cluster = await cluster_view(self.nc, [p.name for p in pools], self.settings.replicas)
+        return Snapshot(
+            at=snapshot.at,
+            host=snapshot.host,
+            pools=pools,
+            hosts=hosts,
+            leaders=self._leaders(),
+            cluster=cluster,
+            cordons=dict(self.cordons),
+        )
+
+    def _leaders(self) -> dict[str, LeaseRecord | None]:
+        """Who leads each leased service: its lease, unless absent or not renewed in time."""
+        now = time.time()
+        leases = {name: self.leases.get(name) for name in LEASED_SERVICES}
+        return {
+            name: r if r is not None and not lapsed(r.renewed_at, r.ttl, now) else None for name, r in leases.items()
+        }
 
     async def _publish(self) -> None:
         """The periodic snapshot, the one that moves the books on: kept for status replies, and published."""
@@ -215,6 +243,7 @@ class Monitor:
             mode=state.mode if state else "manual",
             desired=state.desired if state else 0,
             placement=dict(state.hosts) if state else {},
+            idle=dict(Counter(a.host for a in own if a.state == "ready")),
             max_agents=config.max_agents,
             agents=AgentCounts(**counts),
             queue=queue,
@@ -249,13 +278,10 @@ class Monitor:
 
     async def _agents(self) -> list[AgentRecord]:
         try:
-            reply: AgentList = await request(
-                self.nc, subjects.REGISTRY_QUERY, AgentsQuery(), AgentList, timeout=2.0, what="registry"
-            )
+            return await list_agents(self.nc)
         except AgentscalerError as exc:
             log.warning("registry unavailable; snapshot has no agent counts", error=str(exc))
             return []
-        return reply.agents
 
 
 def _without_front(report: Optimized | None) -> Optimized | None:

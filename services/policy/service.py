@@ -11,19 +11,21 @@ import structlog
 from nats.aio.client import Client
 
 from agentscaler.shared import subjects
-from agentscaler.shared.allowlist import fleet_refusal
+from agentscaler.shared.allowlist import fleet_refusal, runs_pool
 from agentscaler.shared.auth.actor import actor_of_subject
 from agentscaler.shared.bus.audit import ensure_audit
-from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.history import ensure_history
 from agentscaler.shared.bus.hosts import actuators
+from agentscaler.shared.bus.lease import lead
 from agentscaler.shared.bus.rpc import Refused, request_subject, serve
 from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.messages.bounds import out_of_range
 from agentscaler.shared.messages.commands import (
     Command,
     GetPool,
+    HostCommand,
+    HostHeld,
     PoolInfo,
     PoolList,
     Scale,
@@ -32,6 +34,7 @@ from agentscaler.shared.messages.commands import (
     SetPool,
 )
 from agentscaler.shared.messages.decisions import DecisionEvent, Observation
+from agentscaler.shared.messages.hosts import Cordon
 from agentscaler.shared.messages.optimize import Optimize, Optimized
 from agentscaler.shared.messages.pools import DEFAULT_POOL, AutoConfig, DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import PoolSnapshot, Snapshot
@@ -52,20 +55,27 @@ from .tuning import Tuner
 
 log = structlog.get_logger()
 
+Reply = Scaled | PoolInfo | PoolList | HostHeld
+
 COMMAND_TRIGGERS = frozenset({"command", "mode", "config"})
 """Triggers of decisions a command made: they carry the command's actor."""
 
 
 async def run(settings: PolicySettings, stop: asyncio.Event, clock: Clock = SYSTEM_CLOCK) -> None:
-    async def body(nc: Client) -> None:
+    """Stand by until this instance holds the policy's lease, then serve (commands, decisions, desired counts)
+    until it is lost or ``stop``: any number of policies may run, one acts (``shared/bus/lease.py``)."""
+
+    async def term(nc: Client, ended: asyncio.Event) -> None:
         policy = PolicyService(settings, nc, await PoolStore.open(nc.jetstream()), clock)
-        await policy.start()
         try:
-            await stop.wait()
+            await policy.start()
+            await ended.wait()
         finally:
             policy.placer.stop()
+            for task in list(policy.autopilot.tasks):
+                task.cancel()
 
-    await run_connected("policy", settings, settings.host, stop, body)
+    await lead("policy", settings, settings.lease_ttl, stop, term, clock)
 
 
 class PolicyService:
@@ -80,7 +90,7 @@ class PolicyService:
         self.lock = asyncio.Lock()
         self.autopilot = Autopilot(settings, nc, self._view, self._wake, clock)
         self.tuner = Tuner(settings, nc, clock)
-        self.placer = Placer(clock, settings.snapshot_max_age)
+        self.placer = Placer(settings, clock)
 
     async def start(self) -> None:
         for pool, moved in (await self.store.migrate()).items():
@@ -113,11 +123,11 @@ class PolicyService:
         await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
         log.info("policy ready")
 
-    def _commands_on(self, subject: str) -> Callable[[Command], Awaitable[Scaled | PoolInfo | PoolList]]:
+    def _commands_on(self, subject: str) -> Callable[[Command], Awaitable[Reply]]:
         """The handler of ``subject``: the commands it serves (``subjects.COMMAND_KINDS``), others refused."""
         kinds = subjects.COMMAND_KINDS[subject]
 
-        async def handle(cmd: Command) -> Scaled | PoolInfo | PoolList:
+        async def handle(cmd: Command) -> Reply:
             kind = type(cmd).__struct_config__.tag
             if kind not in kinds:
                 raise Refused("refused", f"{kind} is not served on {subject}: send it on {subjects.COMMAND}")
@@ -125,7 +135,7 @@ class PolicyService:
 
         return handle
 
-    async def _on_command(self, cmd: Command) -> Scaled | PoolInfo | PoolList:
+    async def _on_command(self, cmd: Command) -> Reply:
         _check_consistent(cmd)
         async with self.lock:
             if isinstance(cmd, Scale):
@@ -135,6 +145,8 @@ class PolicyService:
                 return await self._set_pool(cmd.config)
             if isinstance(cmd, SetMode):
                 return await self._set_mode(cmd)
+            if isinstance(cmd, HostCommand):
+                return await self._hold(cmd)
             if isinstance(cmd, GetPool):
                 return await self._info(await self._config(cmd.pool))
             return PoolList(pools=[await self._info(await self._config(name)) for name in await self.store.names()])
@@ -161,7 +173,7 @@ class PolicyService:
     async def _scale(self, cmd: Scale) -> Scaled:
         config = await self._config(cmd.pool)
         state, revision = await self.store.state(cmd.pool)
-        cap = capacity(self.snapshots.values(), self.clock.now(), self.settings.snapshot_max_age)
+        cap = capacity(self._room_for(cmd, config), self.clock.now(), self.settings.snapshot_max_age)
         try:
             desired, note = plan_scale(cmd, config, state, cap)
         except ScaleRefused as exc:
@@ -172,6 +184,26 @@ class PolicyService:
             await self._apply(config, decision, msgspec.structs.replace(state, desired=desired), revision, "command")
         log.info("scale command", direction=cmd.direction, previous=state.desired, desired=desired)
         return Scaled(pool=cmd.pool, previous=state.desired, desired=desired, note=note)
+
+    def _room_for(self, cmd: Scale, config: PoolConfig) -> list[Snapshot]:
+        """The snapshots of the hosts that may take more of the pool's agents (all hosts when no actuator is
+        known); refused when actuators run the pool but every one is held or its ``hosts`` setting matches none."""
+        runs = [info.host for info in self.placer.live() if runs_pool(info, config.name)]
+        if not runs:
+            return list(self.snapshots.values())
+        open_ = [c.host for c in self.placer.candidates(config, self.snapshots) if not c.cordoned]
+        if not open_ and cmd.direction == "up" and cmd.count > 0:
+            held = sorted(h for h in runs if h in self.placer.cordons)
+            why = f"hosts {', '.join(held)} are cordoned or drained" if held else ""
+            if config.hosts:
+                why += f"{'; ' if why else ''}its hosts setting {','.join(config.hosts)} matches none of the others"
+            raise Refused(
+                "refused",
+                f"no host may take agents of pool {config.name!r} ({why or 'each one refuses it'}; hosts: "
+                f"{', '.join(runs)}): `agentscaler host uncordon NAME`, or `agentscaler pool set {config.name} "
+                "--hosts PATTERN,...` to name hosts that may run it",
+            )
+        return [self.snapshots[host] for host in open_ if host in self.snapshots]
 
     async def _check_allowed(self, config: PoolConfig) -> None:
         """Refuse a pool whose handler or env no live actuator that runs it allows (their ``handlers`` and
@@ -303,17 +335,60 @@ class PolicyService:
             return
         await self._place_again(config, state, revision)
 
-    async def _place_again(self, config: PoolConfig, state: DesiredState, revision: int) -> None:
-        """Write the pool's shares anew when the hosts that may run it changed (one gone, one new, one now
-        refusing it); an unchanged placement writes nothing."""
-        hosts = self.placer.shares(config, state, self.snapshots)
+    async def _hold(self, cmd: HostCommand) -> HostHeld:
+        """Cordon, drain or uncordon a host, and place every pool again at once (a drain is not bounded by the
+        rebalancing step: the operator asked for the move)."""
+        known = {info.host for info in self.placer.live()} | set(self.placer.cordons) | set(self.snapshots)
+        if cmd.host not in known:
+            raise Refused(
+                "bad_request",
+                f"unknown host {cmd.host!r} (known: {', '.join(sorted(known)) or 'none'}); a host is known while "
+                "its actuator runs: see `agentscaler status`",
+            )
+        if cmd.action == "uncordon":
+            was = await self.placer.release(cmd.host)
+            note = "" if was else f"host {cmd.host!r} was not cordoned"
+        else:
+            actor = actor_of_subject(request_subject.get())
+            await self.placer.hold(Cordon(host=cmd.host, drain=cmd.action == "drain", at=self.clock.now(), actor=actor))
+            note = ""
+        shares: dict[str, int] = {}
+        stuck = []
+        for name in await self.store.names():
+            config = await self.store.config(name)
+            state, revision = await self.store.state(name)
+            if config is None:
+                continue
+            state = await self._place_again(config, state, revision, rebalance=False)
+            if state.hosts.get(cmd.host):
+                shares[name] = state.hosts[cmd.host]
+            if cmd.action == "drain" and sum(state.hosts.values()) < state.desired:
+                stuck.append(name)
+        if stuck:
+            note = (
+                f"no other host may run {', '.join(stuck)}: those agents wait unplaced until one may "
+                f"(`agentscaler host uncordon {cmd.host}`, or a host its `hosts` setting matches)"
+            )
+        held = "none" if cmd.action == "uncordon" else "draining" if cmd.action == "drain" else "cordoned"
+        log.info("host held", host=cmd.host, action=cmd.action, shares=shares)
+        return HostHeld(host=cmd.host, held=held, shares=shares, note=note)
+
+    async def _place_again(
+        self, config: PoolConfig, state: DesiredState, revision: int, rebalance: bool = True
+    ) -> DesiredState:
+        """The pool's state with its shares written anew when the hosts that may run it changed (one gone, one
+        new, one now refusing it) or need evening out; an unchanged placement writes nothing."""
+        pool = self._pool_snapshot(config.name, self._latest())
+        hosts = self.placer.shares(config, state, self.snapshots, pool, rebalance)
         if hosts == state.hosts or revision == 0:
-            return
+            return state
+        placed = msgspec.structs.replace(state, hosts=hosts)
         try:
-            await self.store.write_state(msgspec.structs.replace(state, hosts=hosts), revision)
+            await self.store.write_state(placed, revision)
         except Conflict:
-            return  # changed meanwhile: the next pass places from the new state
+            return state  # changed meanwhile: the next pass places from the new state
         log.info("pool re-placed across hosts", pool=config.name, hosts=hosts, was=state.hosts)
+        return placed
 
     def _view(self, pool: str) -> View:
         latest = self._latest()
@@ -343,7 +418,7 @@ class PolicyService:
         inputs: Observation | None = None,
     ) -> None:
         now = self.clock.now()
-        hosts = self.placer.shares(config, new_state, self.snapshots)
+        hosts = self.placer.shares(config, new_state, self.snapshots, self._pool_snapshot(config.name, self._latest()))
         new_state = msgspec.structs.replace(
             new_state, updated_at=now, reason=decision.reason, traceparent=current_traceparent(), hosts=hosts
         )
@@ -409,4 +484,6 @@ def _command_ctx(cmd: Command | Optimize) -> dict[str, str]:
         return {"pool": cmd.pool}
     if isinstance(cmd, SetPool):
         return {"pool": cmd.config.name}
+    if isinstance(cmd, HostCommand):
+        return {"host": cmd.host}
     return {}

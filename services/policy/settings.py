@@ -7,13 +7,22 @@ from typing import Annotated
 import msgspec
 
 from agentscaler.shared.messages.pools import DEFAULT_POOL
-from agentscaler.shared.settings import CommonSettings
+from agentscaler.shared.settings import DEFAULT_LEASE_TTL, CommonSettings, LeaseTtl
 
 
 class PolicySettings(CommonSettings, frozen=True, kw_only=True):
     default_pool: Annotated[
         bool, msgspec.Meta(description=f"create the {DEFAULT_POOL!r} pool (example handler) if missing")
     ] = True
+    rebalance_step: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0, description="most agents moved between hosts at once to even a pool out (e.g. onto a new host)"
+        ),
+    ] = 10
+    rebalance_interval: Annotated[
+        float, msgspec.Meta(gt=0, description="least seconds between two such moves of one pool's agents")
+    ] = 5.0
     snapshot_max_age: Annotated[
         float, msgspec.Meta(gt=0, description="seconds a host snapshot counts for capacity checks")
     ] = 30.0
@@ -59,3 +68,4 @@ class PolicySettings(CommonSettings, frozen=True, kw_only=True):
             gt=0, description="seconds of the windows `optimize` judges the p95 wait in (less for a sped-up replay)"
         ),
     ] = 60.0
+    lease_ttl: LeaseTtl = DEFAULT_LEASE_TTL

@@ -10,13 +10,14 @@ from nats.js.kv import KeyValue
 
 from agentscaler.shared import subjects
 from agentscaler.shared.auth.actor import actor_of_subject, base_subject
-from agentscaler.shared.bus.connection import run_connected
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket
+from agentscaler.shared.bus.lease import lead
 from agentscaler.shared.bus.rpc import Refused, request_subject, serve
 from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.messages.agents import (
+    AGENTS_PAGE,
     Ack,
     AgentList,
     AgentRecord,
@@ -40,7 +41,13 @@ log = structlog.get_logger()
 
 
 async def run(settings: RegistrySettings, stop: asyncio.Event, clock: Clock = SYSTEM_CLOCK) -> None:
-    await run_connected("registry", settings, settings.host, stop, lambda nc: Registry(settings, nc, clock).run(stop))
+    """Stand by until this instance holds the registry's lease, then serve (restoring the table from the agents
+    bucket) until it is lost or ``stop``: any number of registries may run, one acts (``shared/bus/lease.py``)."""
+
+    async def term(nc: Client, ended: asyncio.Event) -> None:
+        await Registry(settings, nc, clock).run(ended)
+
+    await lead("registry", settings, settings.lease_ttl, stop, term, clock)
 
 
 class Registry:
@@ -57,20 +64,24 @@ class Registry:
         await self._restore()
         self.persist = Persister(self.kv)
         writer = asyncio.create_task(self.persist.run(stop))
-        # Agents with a user of their own send as themselves (``.as.<agent id>``, all a secured server allows).
-        for subject in (subjects.AGENT_REGISTER, subjects.as_actor(subjects.AGENT_REGISTER, "*")):
-            await serve(self.nc, subject, Register, self._on_register, context=_agent_ctx)
-        for subject in (subjects.AGENT_DEREGISTER, subjects.as_actor(subjects.AGENT_DEREGISTER, "*")):
-            await serve(self.nc, subject, Deregister, self._on_deregister, context=_agent_ctx)
-        await serve(self.nc, subjects.REGISTRY_QUERY, AgentsQuery, self._on_query)
-        beats = subjects.heartbeat_subject("*")
-        for subject in (beats, subjects.as_actor(beats, "*")):
-            await listen(self.nc, subject, Heartbeat, self._on_heartbeat, traced=False)
-        await listen(self.nc, subjects.agent_event_subject("spawned"), Spawned, self._on_spawned)
-        await listen(self.nc, subjects.agent_event_subject("exited"), Exited, self._on_exited)
-        log.info("registry ready", agents=len(self.table.agents))
-        while not await wait_or_stop(stop, self.settings.sweep_interval):
-            await self._emit(self.table.sweep(self.clock.now()))
+        try:
+            # Agents with a user of their own send as themselves (``.as.<agent id>``, all a secured server allows).
+            for subject in (subjects.AGENT_REGISTER, subjects.as_actor(subjects.AGENT_REGISTER, "*")):
+                await serve(self.nc, subject, Register, self._on_register, context=_agent_ctx)
+            for subject in (subjects.AGENT_DEREGISTER, subjects.as_actor(subjects.AGENT_DEREGISTER, "*")):
+                await serve(self.nc, subject, Deregister, self._on_deregister, context=_agent_ctx)
+            await serve(self.nc, subjects.REGISTRY_QUERY, AgentsQuery, self._on_query)
+            beats = subjects.heartbeat_subject("*")
+            for subject in (beats, subjects.as_actor(beats, "*")):
+                await listen(self.nc, subject, Heartbeat, self._on_heartbeat, traced=False)
+            await listen(self.nc, subjects.agent_event_subject("spawned"), Spawned, self._on_spawned)
+            await listen(self.nc, subjects.agent_event_subject("exited"), Exited, self._on_exited)
+            log.info("registry ready", agents=len(self.table.agents))
+            while not await wait_or_stop(stop, self.settings.sweep_interval):
+                await self._emit(self.table.sweep(self.clock.now()))
+        except asyncio.CancelledError:  # the lease was lost: what is not written stays unwritten
+            writer.cancel()
+            raise
         await writer
 
     async def _restore(self) -> None:
@@ -96,7 +107,8 @@ class Registry:
         return Ack()
 
     async def _on_query(self, req: AgentsQuery) -> AgentList:
-        return AgentList(agents=self.table.select(req.pool, req.host))
+        agents, after = self.table.select(req.pool, req.host, req.after, AGENTS_PAGE)
+        return AgentList(agents=agents, next=after)
 
     async def _on_heartbeat(self, hb: Heartbeat, subject: str) -> None:
         if base_subject(subject) != subjects.heartbeat_subject(hb.pool):

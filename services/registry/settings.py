@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from agentscaler.shared.settings import CommonSettings
+from agentscaler.shared.settings import DEFAULT_LEASE_TTL, CommonSettings, LeaseTtl
 
 
 class RegistrySettings(CommonSettings, frozen=True, kw_only=True):
@@ -15,3 +15,4 @@ class RegistrySettings(CommonSettings, frozen=True, kw_only=True):
     ] = 15.0
     start_timeout: Annotated[float, msgspec.Meta(gt=0, description="seconds a spawned agent has to register")] = 60.0
     sweep_interval: Annotated[float, msgspec.Meta(gt=0, description="seconds between checks for lost agents")] = 1.0
+    lease_ttl: LeaseTtl = DEFAULT_LEASE_TTL

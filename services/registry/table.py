@@ -148,10 +148,22 @@ class AgentTable:
         for record in records:
             self.agents[record.agent_id] = msgspec.structs.replace(record, last_seen=now)
 
-    def select(self, pool: str | None = None, host: str | None = None) -> list[AgentRecord]:
-        return [
-            r for r in self.agents.values() if (pool is None or r.pool == pool) and (host is None or r.host == host)
-        ]
+    def select(
+        self, pool: str | None = None, host: str | None = None, after: str = "", limit: int | None = None
+    ) -> tuple[list[AgentRecord], str]:
+        """The agents of ``pool`` on ``host`` (None: any) whose id sorts after ``after``, by id, at most ``limit``
+        of them; and the id to page on from when more follow ("" when none)."""
+        found = sorted(
+            (
+                r
+                for r in self.agents.values()
+                if r.agent_id > after and (pool is None or r.pool == pool) and (host is None or r.host == host)
+            ),
+            key=lambda r: r.agent_id,
+        )
+        if limit is None or len(found) <= limit:
+            return found, ""
+        return found[:limit], found[limit - 1].agent_id
 
 
 def _start_seconds(known: AgentRecord | None, now: float) -> float:

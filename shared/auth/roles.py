@@ -96,14 +96,19 @@ def kv_get(bucket: str, keys: str = ">") -> list[str]:
     return [*stream_info(stream), f"{JS}.DIRECT.GET.{stream}.$KV.{bucket}.{keys}", *by_body]
 
 
+def kv_make(bucket: str) -> list[str]:
+    """Create a bucket, or raise its replicas to the ``replicas`` setting (``shared/bus/replicas.py``)."""
+    return [f"{JS}.STREAM.{verb}.{kv_stream(bucket)}" for verb in ("CREATE", "UPDATE")]
+
+
 def kv_write(bucket: str) -> list[str]:
     """Open (creating it if missing), read and write a bucket."""
-    return [f"{JS}.STREAM.CREATE.{kv_stream(bucket)}", *kv_read(bucket), f"$KV.{bucket}.>"]
+    return [*kv_make(bucket), *kv_read(bucket), f"$KV.{bucket}.>"]
 
 
 def kv_open(bucket: str) -> list[str]:
     """Open (creating it if missing) and read a bucket: a service may start before the bucket's writer."""
-    return [f"{JS}.STREAM.CREATE.{kv_stream(bucket)}", *kv_read(bucket)]
+    return [*kv_make(bucket), *kv_read(bucket)]
 
 
 ANY_TASK_STREAM = "*"
@@ -173,7 +178,9 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 *kv_write(s.POOLS_BUCKET),
                 *kv_write(s.DESIRED_BUCKET),
                 *kv_write(s.OPTIMIZE_BUCKET),
+                *kv_write(s.CORDONS_BUCKET),
                 *kv_open(s.HOSTS_BUCKET),
+                *kv_write(s.LEASES_BUCKET),
             ),
             (
                 INBOX,
@@ -191,13 +198,16 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 s.REGISTRY_QUERY,
                 violations_of("monitor"),
                 f"{JS}.STREAM.NAMES",  # to find the results bucket's stream by subject
+                f"{JS}.STREAM.INFO.*",  # each stream's replicas and leader, for status (task streams: one per pool)
                 f"{JS}.CONSUMER.INFO.*.{s.TASK_CONSUMER}",
                 *HISTORY_READ,
                 *kv_open(s.POOLS_BUCKET),
                 *kv_open(s.DESIRED_BUCKET),
                 *kv_open(s.OPTIMIZE_BUCKET),
                 *kv_open(s.HOSTS_BUCKET),
+                *kv_open(s.CORDONS_BUCKET),
                 *kv_open(s.RESULTS_BUCKET),
+                *kv_open(s.LEASES_BUCKET),
             ),
             (INBOX, s.STATUS, s.snapshot_subject("*"), s.decision_subject("*")),
             responses=True,
@@ -211,6 +221,7 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 AGENT_EVENT("lost"),
                 violations_of("registry"),
                 *kv_write(s.AGENTS_BUCKET),
+                *kv_write(s.LEASES_BUCKET),
             ),
             (
                 INBOX,
@@ -246,7 +257,7 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 f"$JS.ACK.{s.task_stream(POOL)}.{s.TASK_CONSUMER}.>",
                 *kv_get(s.RESULTS_BUCKET, f"{POOL}.>"),
                 f"$KV.{s.RESULTS_BUCKET}.{POOL}.>",
-                f"{JS}.STREAM.CREATE.{kv_stream(s.ATTEMPTS_BUCKET)}",  # the first agent makes it
+                *kv_make(s.ATTEMPTS_BUCKET),  # the first agent makes it
                 *kv_get(s.ATTEMPTS_BUCKET, f"{POOL}.>"),
                 f"$KV.{s.ATTEMPTS_BUCKET}.{POOL}.>",
                 *kv_get(s.DEATHS_BUCKET),  # why the agent that ran a task it gives up on died

@@ -15,6 +15,7 @@ from nats.aio.client import Client
 from ..errors import NatsUnavailable
 from .audit import is_violation, report_violation
 from .options import Target, as_settings, connect_kwargs, scrub, shown
+from .replicas import replicas_of
 
 log = structlog.get_logger()
 
@@ -144,10 +145,11 @@ async def service_connection(
     """A service's connection for its lifetime: waits for NATS, drains on the way out (idempotent). With
     NATS gone (draining refused while reconnecting, or too slow) it is closed instead, within seconds: a
     stopping process never waits for a server that may not come back. ``audit``, ``on_reconnect``: as
-    :func:`connect_service`."""
+    :func:`connect_service`. The streams and buckets created meanwhile get the settings' ``replicas``."""
     nc = await connect_service(target, name, stop, audit=audit, on_reconnect=on_reconnect)
     try:
-        yield nc
+        with replicas_of(as_settings(target).replicas):
+            yield nc
     finally:
         if nc is not None and not nc.is_closed:
             try:

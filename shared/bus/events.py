@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -52,5 +53,9 @@ async def listen(
                 await handler(event, msg.subject)
         except Exception:
             log.exception("event handler failed", subject=msg.subject)
+        # nats-py hands a subscription's queued messages to it one after another without returning to the loop
+        # while the handler never waits: ten thousand heartbeats or registrations at once would hold up every
+        # other task (lease renewals, timers, other subscriptions) for seconds. One yield per message.
+        await asyncio.sleep(0)
 
     return await nc.subscribe(subject, queue=queue, cb=on_msg)

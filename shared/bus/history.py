@@ -11,6 +11,8 @@ from nats.js.errors import NotFoundError
 
 from agentscaler.shared import subjects
 
+from .replicas import checked, replicas, settled, wanted
+
 READ_BATCH = 1000
 
 
@@ -24,6 +26,7 @@ def bounded_stream(name: str, captured: list[str], max_age: float, max_bytes: in
         max_bytes=max_bytes,
         discard=DiscardPolicy.OLD,
         description=description,
+        num_replicas=replicas(),
     )
 
 
@@ -40,12 +43,21 @@ async def ensure_history(js: JetStreamContext, max_age: float, max_bytes: int) -
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
-    """Create the stream of ``config``, or bring its settings to these."""
+    """Create the stream of ``config``, or bring its settings to these (its replicas raised to the setting,
+    never lowered: ``replicas.py``). Too many replicas for the cluster: :class:`ReplicasError`."""
+    name = str(config.name)
     try:
-        await js.stream_info(str(config.name))
-        await js.update_stream(config)
+        info = await js.stream_info(name)
     except NotFoundError:
-        await js.add_stream(config)
+        await checked(lambda: js.add_stream(config), name, replicas())
+        if replicas() > 1:
+            await settled(js, name)
+        return
+    have = info.config.num_replicas or 1
+    config.num_replicas = wanted(have)
+    await checked(lambda: js.update_stream(config), name, config.num_replicas)
+    if config.num_replicas > have:
+        await settled(js, name)
 
 
 async def read_history(js: JetStreamContext, subject: str, since: float, limit: int = 500_000) -> list[Msg]:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, TypeVar
 
+import nats.errors
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -22,6 +23,8 @@ from nats.js.kv import KeyValue
 from .. import subjects
 from ..codec import BadMessage, decode, encode
 from ..messages.pools import PoolConfig
+from .history import ensure_stream
+from .replicas import checked, raise_replicas, replicas, settled
 
 T = TypeVar("T")
 
@@ -39,18 +42,40 @@ _BUCKETS: dict[str, dict[str, Any]] = {
     # direct: a result is read by a subject naming its key, so permissions can limit whose results one reads
     subjects.RESULTS_BUCKET: {"history": 1, "ttl": 7 * 24 * 3600.0, "direct": True},
     subjects.HOSTS_BUCKET: {"history": 1},
+    subjects.CORDONS_BUCKET: {"history": 5},
     subjects.ATTEMPTS_BUCKET: {"history": 1, "ttl": 7 * 24 * 3600.0, "direct": True},
     subjects.DEATHS_BUCKET: {"history": 1, "ttl": 24 * 3600.0, "direct": True},
+    # no ttl: a lease's expiry is its holder's own ``ttl``, judged by compare-and-set (shared/bus/lease.py)
+    subjects.LEASES_BUCKET: {"history": 1},
 }
 
 
+def bucket_names() -> list[str]:
+    """Every KV bucket agentscaler uses."""
+    return list(_BUCKETS)
+
+
 async def bucket(js: JetStreamContext, name: str) -> KeyValue:
-    """Open one of agentscaler's KV buckets, creating it on first use."""
+    """Open one of agentscaler's KV buckets, creating it on first use; one made with fewer replicas than the
+    setting asks is given them (``replicas.py``)."""
+    stream = f"KV_{name}"
     try:
-        return await js.key_value(name)
+        kv = await js.key_value(name)
     except BucketNotFoundError:
-        config = KeyValueConfig(bucket=name, storage=StorageType.FILE, **_BUCKETS[name])
-        return await js.create_key_value(config=config)
+        kv = await checked(lambda: js.create_key_value(config=bucket_config(name)), stream, replicas())
+        if replicas() > 1:
+            await settled(js, stream)
+        return kv
+    except nats.errors.TimeoutError:  # just made elsewhere with several replicas: no leader yet
+        await settled(js, stream)
+        kv = await js.key_value(name)
+    if replicas() > 1:
+        await raise_replicas(js, stream)
+    return kv
+
+
+def bucket_config(name: str) -> KeyValueConfig:
+    return KeyValueConfig(bucket=name, storage=StorageType.FILE, replicas=replicas(), **_BUCKETS[name])
 
 
 async def get_struct(kv: KeyValue, key: str, kind: type[T]) -> tuple[T, int] | None:
@@ -76,6 +101,7 @@ def stream_config(pool: str) -> StreamConfig:
         storage=StorageType.FILE,
         duplicate_window=120.0,
         description=f"agentscaler task queue of pool {pool}",
+        num_replicas=replicas(),
     )
 
 
@@ -97,11 +123,7 @@ def consumer_config(pool: PoolConfig) -> ConsumerConfig:
 async def ensure_task_queue(js: JetStreamContext, pool: PoolConfig) -> None:
     """Create or update the pool's work-queue stream and its shared durable pull consumer."""
     config = stream_config(pool.name)
-    try:
-        await js.stream_info(config.name or "")
-        await js.update_stream(config)
-    except NotFoundError:
-        await js.add_stream(config)
+    await ensure_stream(js, config)
     await js.add_consumer(config.name or "", consumer_config(pool))
 
 

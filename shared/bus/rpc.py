@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -95,6 +96,7 @@ async def serve(
             if record is not None:
                 await record(msg, req, result)
             await _reply(msg, result)
+        await asyncio.sleep(0)  # a backlog of requests must not starve the loop (see ``events.listen``)
 
     return await nc.subscribe(subject, queue=queue, cb=on_msg)
 

@@ -13,10 +13,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..children import die_with_parent
 from ..errors import AgentscalerError
+
+CLUSTER_NAME = "agentscaler"
+"""The name of a cluster of embedded servers, unless given."""
 
 
 class ServerError(AgentscalerError):
@@ -45,14 +49,31 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedServer:
     """A private nats-server process. ``start()`` returns once it logs "Server is ready"."""
 
-    def __init__(self, data_dir: Path, *, port: int = 4222, host: str = "127.0.0.1", config: str = "") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int = 4222,
+        host: str = "127.0.0.1",
+        config: str = "",
+        cluster_port: int | None = None,
+        routes: Sequence[str] = (),
+        cluster_name: str = CLUSTER_NAME,
+        server_name: str = "",
+    ) -> None:
         """``config``: nats-server configuration (e.g. ``authorization {...}`` or ``tls {...}``) written to
         ``data_dir/nats-server.conf`` and given to the server; the flags (JetStream, address, port) still
-        apply. Empty: no file."""
+        apply. Empty: no file. With ``cluster_port`` the server is a node of cluster ``cluster_name``: it takes
+        routes on that port and joins the nodes at ``routes`` (``nats://host:cluster_port`` URLs; its own may be
+        among them). ``server_name`` (default ``agentscaler-<port>``) must differ between the nodes."""
         self.data_dir = Path(data_dir)
         self.port = port
         self.host = host
         self.config = config
+        self.cluster_port = cluster_port
+        self.routes = tuple(routes)
+        self.cluster_name = cluster_name
+        self.server_name = server_name or f"agentscaler-{port}"
         self.log_path = self.data_dir / "nats-server.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -67,10 +88,16 @@ class EmbeddedServer:
                 f"port {self.port} on {self.host} is taken (another NATS server?): pass --port, or --nats-url "
                 f"nats://{self.host}:{self.port} to use that server"
             )
+        if self.cluster_port is not None and _port_in_use(self.host, self.cluster_port):
+            raise ServerError(f"cluster port {self.cluster_port} on {self.host} is taken: pass another --cluster-port")
         args = [
             find_binary(), "-js", "-sd", str(self.data_dir / "jetstream"), "-a", self.host, "-p", str(self.port),
-            "-n", f"agentscaler-{self.port}",
+            "-n", self.server_name,
         ]  # fmt: skip
+        if self.cluster_port is not None:
+            args += ["--cluster_name", self.cluster_name, "--cluster", f"nats://{self.host}:{self.cluster_port}"]
+            if self.routes:
+                args += ["--routes", ",".join(self.routes)]
         if self.config:
             conf = self.data_dir / "nats-server.conf"
             conf.write_text(self.config)

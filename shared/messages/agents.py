@@ -87,10 +87,19 @@ class AgentRecord(Message, frozen=True, kw_only=True):
 class AgentsQuery(Message, frozen=True, kw_only=True):
     pool: Name | None = None
     host: Name | None = None
+    after: str = ""
+    """Page on: only agents whose id sorts after this (the previous reply's ``next``); empty for the first page."""
 
 
 class AgentList(Message, frozen=True, kw_only=True):
     agents: list[AgentRecord]
+    """At most ``AGENTS_PAGE`` agents, sorted by id: a reply stays under NATS's 1 MiB message limit."""
+    next: str = ""
+    """Non-empty when more agents follow: ask again with ``after`` set to it."""
+
+
+AGENTS_PAGE = 1000
+"""Agents in one registry reply (~270 bytes each)."""
 
 
 # Lifecycle events on agentscaler.evt.agent.<type>.

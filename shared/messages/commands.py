@@ -44,7 +44,16 @@ class SetMode(Tagged, frozen=True, kw_only=True, tag="set_mode"):
     auto: AutoConfig | None = None
 
 
-Command = Scale | SetPool | GetPool | ListPools | SetMode
+class HostCommand(Tagged, frozen=True, kw_only=True, tag="host"):
+    """Hold a host, like ``kubectl cordon/drain``: ``cordon`` places no new agents there (those it runs stay),
+    ``drain`` moves its agents to the other hosts (they drain: busy ones finish their task first), ``uncordon``
+    lets it take agents again (it gets a share at the next decision, by the rebalancing bound)."""
+
+    host: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    action: Literal["cordon", "uncordon", "drain"]
+
+
+Command = Scale | SetPool | GetPool | ListPools | SetMode | HostCommand
 
 
 class Scaled(Tagged, frozen=True, kw_only=True, tag="scaled"):
@@ -65,6 +74,15 @@ class PoolList(Tagged, frozen=True, kw_only=True, tag="pool_list"):
     pools: list[PoolInfo]
 
 
+class HostHeld(Tagged, frozen=True, kw_only=True, tag="host_held"):
+    """The host's hold now, and the shares it keeps (pool -> agents placed there) after the command."""
+
+    host: str
+    held: Literal["cordoned", "draining", "none"]
+    shares: dict[str, int] = {}
+    note: str = ""
+
+
 class Error(Tagged, frozen=True, kw_only=True, tag="error"):
     """A request that was refused or failed. ``code`` is stable for machines, ``message`` says what was wrong
     and what to do."""
@@ -73,4 +91,4 @@ class Error(Tagged, frozen=True, kw_only=True, tag="error"):
     message: str
 
 
-CommandReply = Scaled | PoolInfo | PoolList | Error
+CommandReply = Scaled | PoolInfo | PoolList | HostHeld | Error

@@ -26,6 +26,8 @@ MiB = Annotated[int, msgspec.Meta(ge=0, le=1_048_576)]
 Price = Annotated[float, msgspec.Meta(ge=0, le=1e6)]
 EnvKey = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 EnvValue = Annotated[str, msgspec.Meta(pattern=r"^[^\x00]{0,4096}$")]
+HostPattern = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.=*?\[\]!-]{1,128}$")]
+"""A host name or label, or a shell pattern of them (``gpu-*``, ``zone=eu``)."""
 """An environment variable's value: up to 4096 characters, no NUL."""
 
 
@@ -125,6 +127,9 @@ class PoolConfig(Message, frozen=True, kw_only=True):
     placement: Literal["spread", "pack"] = "spread"
     """How the desired count is split across the hosts that run the pool: ``spread`` puts each agent where the
     most room is left; ``pack`` fills one host while it has room before the next (fewer hosts in use)."""
+    hosts: Annotated[list[HostPattern], msgspec.Meta(max_length=64)] = []
+    """The hosts that may run the pool: shell patterns (``gpu-*``) matched against each actuator's host name and
+    the labels it announces (its ``labels`` setting, e.g. ``gpu`` or ``zone=eu``). Empty: any host."""
 
 
 POOL_DEFAULTS = PoolConfig(name=DEFAULT_POOL)

@@ -6,7 +6,10 @@ from typing import Literal
 
 from .base import Message
 from .bounds import Name
+from .cluster import ClusterView
 from .decisions import DecisionEvent
+from .hosts import Cordon
+from .leases import LeaseRecord
 from .optimize import Optimized
 from .pools import AutoConfig, Mode
 
@@ -147,6 +150,8 @@ class PoolSnapshot(Message, frozen=True, kw_only=True):
     desired: int
     placement: dict[str, int] = {}
     """Each host's share of ``desired``, as the policy placed it (empty: not placed, every host runs all)."""
+    idle: dict[str, int] = {}
+    """The pool's ready agents (no task) on each host that has any: the ones a scale-down takes first."""
     max_agents: int
     agents: AgentCounts
     queue: QueueStats
@@ -191,6 +196,15 @@ class Snapshot(Message, frozen=True, kw_only=True):
     hosts: list[HostSnapshot] = []
     """In a status reply, every host whose monitor was heard lately, sorted by name (``host`` among them);
     empty in the snapshots the monitors publish."""
+    leaders: dict[str, LeaseRecord | None] = {}
+    """In a status reply, each leased service (policy, registry) and the lease of the instance that leads it;
+    null when none does (no lease, or one not renewed within its ``ttl`` by the monitor's clock). Empty in the
+    snapshots the monitors publish."""
+    cluster: ClusterView | None = None
+    """In a status reply, the NATS servers and the replicas and leader of each of agentscaler's streams and
+    buckets; None in the snapshots the monitors publish."""
+    cordons: dict[str, Cordon] = {}
+    """In a status reply, the hosts an operator cordoned or drained (``agentscaler host``), by name."""
 
 
 class StatusQuery(Message, frozen=True, kw_only=True):

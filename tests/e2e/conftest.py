@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,17 @@ from tests.e2e.harness import SERVICES, System
 def system(nats_server: EmbeddedServer, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[System]:
     """All four services as processes against the test's nats-server; on failure their logs are shown. A test
     parametrized indirectly on ``system`` passes settings for the services (``AGENTSCALER_...`` variables)."""
+    with services_up(nats_server.url, tmp_path, request, getattr(request, "param", {})) as sys_:
+        yield sys_
+
+
+@contextmanager
+def services_up(url: str, tmp_path: Path, request: pytest.FixtureRequest, settings: dict[str, str]) -> Iterator[System]:
+    """The four services as processes against the servers at ``url``, with ``settings``; stopped at the end,
+    their logs shown when the test failed."""
     logs = tmp_path / "logs"
     logs.mkdir()
-    sys_ = System(url=nats_server.url, logs=logs, settings=getattr(request, "param", {}))
+    sys_ = System(url=url, logs=logs, settings=settings)
     for name in SERVICES:
         sys_.start(name)
     try:

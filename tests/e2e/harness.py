@@ -44,10 +44,12 @@ class System:
     def env(self) -> dict[str, str]:
         return os.environ | FAST | self.settings | {"AGENTSCALER_NATS_URL": self.url, "AGENTSCALER_HOST": self.host}
 
-    def start(self, name: str) -> subprocess.Popen[bytes]:
+    def start(self, name: str, service: str = "") -> subprocess.Popen[bytes]:
+        """Start ``service`` (by default the one called ``name``) as the process ``name``, logging to
+        ``<name>.log``: another name starts a second instance (``start("policy-2", "policy")``)."""
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
         proc = subprocess.Popen(
-            [sys.executable, "-m", "agentscaler.services.cli", "serve", name],
+            [sys.executable, "-m", "agentscaler.services.cli", "serve", service or name],
             env=self.env(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         log.close()
@@ -66,6 +68,11 @@ class System:
                     self.stop(name, timeout=60)
                 except subprocess.TimeoutExpired:
                     self.procs.get(name, None) and self.procs[name].kill()
+        for name in list(self.procs):  # second instances (``start(name, service)``)
+            try:
+                self.stop(name, timeout=30)
+            except subprocess.TimeoutExpired:
+                self.procs.pop(name).kill()
         for proc in agent_processes(self.host):
             proc.kill()
 

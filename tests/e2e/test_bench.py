@@ -76,3 +76,12 @@ def test_burst_benchmark_runs_small() -> None:
 def test_arrivals_benchmark_runs_small() -> None:
     out = run_bench("arrivals.py", "--rate", "200", "--seconds", "1")
     assert "counting arrivals costs" in out and "auto pool" in out and "manual pool" in out, out
+
+
+def test_fleet_benchmark_runs_small() -> None:
+    out = run_bench("fleet.py", "--quick")
+    assert "messages/s per agent" in out and "CPU s/s registry" in out and "up N: all registered" in out, out
+    lost = next(line for line in out.splitlines() if line.startswith("agents lost in the window"))
+    assert lost.split()[-2:] == ["0", "0"], out
+    done = next(line for line in out.splitlines() if line.startswith("tasks completed"))
+    assert int(done.split()[-2]) > 0 and int(done.split()[-1]) > 0, out

@@ -11,12 +11,14 @@ from nats.aio.client import Client
 from agentscaler.services.registry import service as registry
 from agentscaler.services.registry.settings import RegistrySettings
 from agentscaler.shared import subjects
+from agentscaler.shared.bus.agents import list_agents
 from agentscaler.shared.bus.jetstream import bucket
 from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.bus.server import EmbeddedServer
 from agentscaler.shared.codec import encode
 from agentscaler.shared.errors import RequestFailed
 from agentscaler.shared.messages.agents import (
+    AGENTS_PAGE,
     Ack,
     AgentList,
     AgentsQuery,
@@ -177,3 +179,20 @@ async def _kv_count(kv, n: int) -> bool:  # type: ignore[no-untyped-def]
         return len(await kv.keys()) == n
     except NoKeysError:
         return n == 0
+
+
+async def test_a_fleet_larger_than_one_reply_is_read_page_by_page(nats_server: EmbeddedServer, nc: Client) -> None:
+    """2,500 agents (~680 KB of records, several replies): every one read once, a pool's and a host's alike."""
+    count = 2 * AGENTS_PAGE + 500
+    patient = RegistrySettings(nats_url=nats_server.url, host="h1", lost_after=120.0)  # no heartbeats come here
+    async with running(registry.run, patient):
+        await eventually(lambda: request(nc, subjects.AGENT_REGISTER, reg("first"), Ack), what="registry up")
+        for start in range(0, count, 250):
+            batch = [reg(f"agent-{n:05d}", pool="big" if n % 2 else "p") for n in range(start, start + 250)]
+            await asyncio.gather(*(request(nc, subjects.AGENT_REGISTER, r, Ack) for r in batch))
+        everyone = await list_agents(nc)
+        assert len(everyone) == count + 1 and len({a.agent_id for a in everyone}) == count + 1
+        assert len(await list_agents(nc, pool="big")) == count // 2
+        assert len(await list_agents(nc, host="h1")) == count + 1
+        first = await request(nc, subjects.REGISTRY_QUERY, AgentsQuery(), AgentList)
+        assert len(first.agents) == AGENTS_PAGE and first.next == first.agents[-1].agent_id

@@ -14,6 +14,7 @@ from agentscaler.shared.allowlist import (
     env_refused,
     fleet_refusal,
     handler_allowed,
+    host_matches,
     refusal,
 )
 from agentscaler.shared.messages.hosts import ActuatorInfo
@@ -103,3 +104,29 @@ def test_status_prints_each_problem() -> None:
     text = render_status(b.snapshot(pools=[b.pool_snapshot(problems=[problem])]))
     assert f"  problem  {problem}" in text.splitlines()
     assert "problem" not in render_status(b.snapshot(pools=[b.pool_snapshot()]))
+
+
+@pytest.mark.parametrize(
+    ("patterns", "host", "labels", "matches"),
+    [
+        ([], "any", [], True),  # no limit: any host
+        (["gpu-*"], "gpu-3", [], True),
+        (["gpu-*"], "cpu-1", ["gpu"], False),
+        (["gpu"], "cpu-1", ["gpu", "zone=eu"], True),  # a label the actuator announces
+        (["zone=eu"], "h", ["zone=eu"], True),
+        (["zone=us", "h?"], "h1", ["zone=eu"], True),  # any one pattern
+        (["GPU-*"], "gpu-1", [], False),  # case matters
+    ],
+)
+def test_a_pools_hosts_match_host_names_and_labels(
+    patterns: list[str], host: str, labels: list[str], matches: bool
+) -> None:
+    info = ActuatorInfo(host=host, handlers=[], env_keys=[], labels=labels, at=0.0)
+    assert host_matches(info, patterns) is matches
+
+
+def test_a_host_is_lost_after_its_own_lost_after_or_three_intervals() -> None:
+    announced = ActuatorInfo(host="h", handlers=[], env_keys=[], at=100.0, interval=2.0, lost_after=10.0)
+    assert announced.live(110.0) and not announced.live(110.1)
+    older = ActuatorInfo(host="h", handlers=[], env_keys=[], at=100.0, interval=10.0)
+    assert older.live(130.0) and not older.live(130.1)

@@ -69,7 +69,7 @@ def test_a_flags_help_is_its_fields_docstring_and_default(name):
     doc = field_docs(PoolConfig)[name]
     assert doc.strip(), f"PoolConfig.{name} has no docstring"
     default = getattr(POOL_DEFAULTS, name)
-    expected = doc if isinstance(default, dict) else f"{doc} (default: {default})"
+    expected = doc if isinstance(default, dict | list) else f"{doc} (default: {default})"
     assert actions()[name].help == expected.replace("%", "%%")
     assert actions()[name].default is None  # not given: the pool's current value stays
 
@@ -80,6 +80,7 @@ def test_parsing_every_flag():
         "--task-timeout", "600", "--agent-memory-mb", "40", "--agent-memory-limit-mb", "0", "--agent-pids-limit", "8",
         "--heartbeat-interval", "0.5", "--pull-timeout", "1", "--prefetch", "16", "--env", "A=1", "--env", "B=2",
         "--cost-per-agent-hour", "0.12", "--cost-per-task", "0", "--spawn", "exec", "--placement", "pack",
+        "--hosts", "gpu-*, zone=eu",
     )  # fmt: skip
     assert {name: getattr(args, name) for name in flag_fields()} == {
         "handler": "m:f",
@@ -99,6 +100,7 @@ def test_parsing_every_flag():
         "cost_per_task": 0.0,
         "spawn": "exec",
         "placement": "pack",
+        "hosts": ["gpu-*", "zone=eu"],
     }
 
 

@@ -218,7 +218,7 @@ def test_capacity_sums_the_hosts_room_and_names_the_cpu_bound_ones():
     cap = capacity(snaps, now=0.0, max_age=30.0)
     assert cap is not None
     assert (cap.agents_fit, cap.cpu_bound, cap.bound) == (12, ("h2",), "memory and CPU")
-    assert cap.explain().startswith("h1, h2 fit 12 more (bound by CPU on h2; ")
+    assert cap.explain().startswith("the hosts fit 12 more (h1 10, h2 2; bound by CPU on h2; ")
 
 
 def test_a_command_is_refused_when_the_hosts_cpu_bound_room_is_smaller_than_asked():

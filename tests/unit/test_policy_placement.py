@@ -90,3 +90,92 @@ def test_pack_uses_no_host_while_the_fuller_ones_have_room(desired: int, rooms: 
         assert all(shares[c.host] <= c.room for c in candidates if c.room is not None)
         used = [c for c in candidates if shares[c.host]]
         assert sum(1 for c in used if shares[c.host] < (c.room or 0)) <= 1  # at most one host partly filled
+
+
+# Holds, idle agents first, rebalancing.
+
+
+def test_a_cordoned_host_keeps_its_share_and_gets_no_more() -> None:
+    candidates = [Candidate(A, 100, cordoned=True), Candidate(B, 100)]
+    assert place(10, candidates, {A: 4, B: 2}) == {A: 4, B: 6}
+    assert place(3, candidates, {A: 4, B: 2}) == {A: 2, B: 1}  # shrinking takes from it as from any
+
+
+def test_only_cordoned_hosts_leave_the_rest_unplaced() -> None:
+    assert place(10, [Candidate(A, 100, cordoned=True)], {A: 4}) == {A: 4}
+
+
+@pytest.mark.parametrize(
+    ("idle", "expected"),
+    [
+        ({}, {A: 4, B: 4}),  # none idle: from the host with the most
+        ({B: 2}, {A: 6, B: 2}),  # idle ones first, wherever they are
+        ({B: 1}, {A: 5, B: 3}),  # then the host with the most
+        ({A: 1, B: 3}, {A: 5, B: 3}),
+    ],
+)
+def test_shrinking_gives_back_idle_agents_first_from_any_host(idle: dict[str, int], expected: dict[str, int]) -> None:
+    candidates = [Candidate(A, 100, idle=idle.get(A, 0)), Candidate(B, 100, idle=idle.get(B, 0))]
+    assert place(8, candidates, {A: 6, B: 4}) == expected
+
+
+@pytest.mark.parametrize(
+    ("rooms", "current", "strategy", "moves", "expected"),
+    [
+        # a new host gets its part, a bounded number at a time
+        ({A: 100, B: 120}, {A: 20}, "spread", 4, {A: 16, B: 4}),
+        ({A: 100, B: 120}, {A: 12, B: 8}, "spread", 4, {A: 10, B: 10}),
+        ({A: 100, B: 120}, {A: 20}, "spread", 0, {A: 20, B: 0}),
+        # evened out as far as counts go: nothing moves for a difference of one
+        ({A: 100, B: 100}, {A: 11, B: 10}, "spread", 5, {A: 11, B: 10}),
+        # never toward less room (a small host keeps few, as spread placed them)
+        ({A: 80, B: 10}, {A: 20}, "spread", 5, {A: 20, B: 0}),
+        # never onto a full or cordoned host
+        ({A: 100, B: 0}, {A: 20}, "spread", 5, {A: 20, B: 0}),
+        # pack: from the emptiest host to the fullest with room, freeing hosts
+        ({A: 100, B: 100}, {A: 8, B: 2}, "pack", 1, {A: 9, B: 1}),
+        ({A: 100, B: 100}, {A: 8, B: 2}, "pack", 5, {A: 10, B: 0}),
+        ({A: 1, B: 100}, {A: 8, B: 2}, "pack", 5, {A: 9, B: 1}),
+    ],
+)
+def test_rebalancing_table(
+    rooms: dict[str, int], current: dict[str, int], strategy: str, moves: int, expected: dict[str, int]
+) -> None:
+    candidates = [Candidate(h, r, idle=current.get(h, 0)) for h, r in rooms.items()]  # all idle: free to move
+    assert place(sum(current.values()), candidates, current, strategy, moves) == expected  # type: ignore[arg-type]
+
+
+def test_rebalancing_moves_idle_agents_only() -> None:
+    current = {A: 20}
+    assert place(20, [Candidate(A, 100, idle=3), Candidate(B, 120)], current, moves=10) == {A: 17, B: 3}
+    assert place(20, [Candidate(A, 100, idle=0), Candidate(B, 120)], current, moves=10) == {A: 20, B: 0}
+
+
+def test_rebalancing_skips_a_cordoned_host() -> None:
+    candidates = [Candidate(A, 100, idle=20), Candidate(B, 100, cordoned=True)]
+    assert place(20, candidates, {A: 20}, moves=5) == {A: 20, B: 0}
+
+
+@given(
+    desired=st.integers(min_value=0, max_value=200),
+    hosts=HOSTS,
+    current=st.dictionaries(st.sampled_from([A, B, C, "host-e"]), st.integers(min_value=0, max_value=60)),
+    strategy=st.sampled_from(["spread", "pack"]),
+    moves=st.integers(min_value=0, max_value=20),
+    idle=st.integers(min_value=0, max_value=60),
+)
+def test_rebalancing_moves_at_most_its_bound_and_settles(
+    desired: int, hosts: list[tuple[str, int | None]], current: dict[str, int], strategy: str, moves: int, idle: int
+) -> None:
+    candidates = [Candidate(h, r, idle=min(idle, current.get(h, 0))) for h, r in hosts]
+    still = place(desired, candidates, current, strategy)  # type: ignore[arg-type]
+    shares = place(desired, candidates, current, strategy, moves)  # type: ignore[arg-type]
+    assert sum(shares.values()) == desired and all(n >= 0 for n in shares.values())
+    assert sum(abs(shares[h] - still[h]) for h in shares) <= 2 * moves
+    # Placing again from the result converges: with the moves spent until none is left, it no longer changes.
+    for _ in range(desired + 1):
+        settled = place(desired, candidates, shares, strategy, moves)  # type: ignore[arg-type]
+        if settled == shares:
+            break
+        shares = settled
+    assert place(desired, candidates, shares, strategy, moves) == shares  # type: ignore[arg-type]

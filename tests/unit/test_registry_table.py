@@ -259,7 +259,7 @@ def test_select_filters_by_pool_and_host():
         t.register(register(agent_id, pool=pool, host=host), now=0.0)
 
     def ids(**kw: str) -> list[str]:
-        return sorted(r.agent_id for r in t.select(**kw))
+        return sorted(r.agent_id for r in t.select(**kw)[0])
 
     assert ids() == ["a", "b", "c", "d"]
     assert ids(pool="p1") == ["a", "b"]
@@ -268,10 +268,26 @@ def test_select_filters_by_pool_and_host():
     assert ids(pool="nope") == []
 
 
+def test_select_pages_by_id_so_every_agent_is_read_once():
+    t = table()
+    for n in range(7):
+        t.register(register(f"a{n}", pool="p1" if n % 2 else "p2"), now=0.0)
+    pages, after = [], ""
+    while True:
+        page, after = t.select(after=after, limit=3)
+        pages.append([r.agent_id for r in page])
+        if not after:
+            break
+    assert pages == [["a0", "a1", "a2"], ["a3", "a4", "a5"], ["a6"]]
+    assert t.select(pool="p1", limit=3) == (t.select(pool="p1")[0], "")  # all of it fits: no page to follow
+    page, after = t.select(pool="p2", limit=2)
+    assert ([r.agent_id for r in page], after) == (["a0", "a2"], "a2")
+
+
 def test_restore_resets_last_seen_so_agents_get_a_full_period():
     t = table()
     t.restore([record("a1", last_seen=5.0), record("a2", state="busy", last_seen=1.0)], now=1000.0)
-    assert {r.agent_id: r.last_seen for r in t.select()} == {"a1": 1000.0, "a2": 1000.0}
+    assert {r.agent_id: r.last_seen for r in t.select()[0]} == {"a1": 1000.0, "a2": 1000.0}
     assert t.agents["a2"].state == "busy"
     assert t.sweep(1000.0 + LOST_AFTER) == []
 

@@ -20,6 +20,8 @@ class Capacity:
     hosts: tuple[str, ...]
     cpu_bound: tuple[str, ...] = ()
     """The hosts whose CPU, not their memory, bounds their room."""
+    rooms: tuple[tuple[str, int], ...] = ()
+    """Each host's room, by name."""
 
     @property
     def bound(self) -> str:
@@ -30,9 +32,13 @@ class Capacity:
 
     def explain(self) -> str:
         cpu = f"bound by CPU on {', '.join(self.cpu_bound)}; " if self.cpu_bound else ""
+        if len(self.rooms) < 2:
+            fits = f"{', '.join(self.hosts)} fit{'s' if len(self.hosts) == 1 else ''} {self.agents_fit} more ("
+        else:  # which host takes how many; a full one is skipped
+            each = ", ".join(f"{host} {room}" if room > 0 else f"{host} 0 (full)" for host, room in self.rooms)
+            fits = f"the hosts fit {self.agents_fit} more ({each}; "
         return (
-            f"{', '.join(self.hosts)} fit{'s' if len(self.hosts) == 1 else ''} {self.agents_fit} more "
-            f"({cpu}{self.memory_available // MIB} MiB available, {self.memory_reserve // MIB} MiB reserved, "
+            f"{fits}{cpu}{self.memory_available // MIB} MiB available, {self.memory_reserve // MIB} MiB reserved, "
             f"~{self.per_agent // MIB} MiB per agent)"
         )
 
@@ -49,4 +55,5 @@ def capacity(snapshots: Iterable[Snapshot], now: float, max_age: float) -> Capac
         per_agent=max(h.agent_memory_budget for h in fresh),
         hosts=tuple(sorted(h.host for h in fresh)),
         cpu_bound=tuple(sorted(h.host for h in fresh if h.room_bound == "CPU")),
+        rooms=tuple(sorted((h.host, max(h.room, 0)) for h in fresh)),
     )
