@@ -69,12 +69,16 @@ class Placer:
         self, config: PoolConfig, snapshots: Mapping[str, Snapshot], pool: PoolSnapshot | None = None
     ) -> list[Candidate]:
         """The hosts that may run the pool now: a live actuator that runs it and has no problem with it, on a
-        host its ``hosts`` patterns match, not drained (a cordoned one keeps what it has)."""
+        host its ``hosts`` patterns match, not drained (a cordoned one keeps what it has). When every such host
+        has a problem with the pool (a handler it cannot load), those hosts: they try with backoff, as one host
+        alone does, and a fix on the host (the module installed) is picked up without a new ``pool set``."""
         now = self.clock.now()
         found = []
-        for info in self.live():
+        hosts = [info for info in self.live() if self._may_run(info, config)]
+        fine = [info for info in hosts if config.name not in info.problems]
+        for info in fine or hosts:
             cordon = self.cordons.get(info.host)
-            if not self._may_run(info, config) or (cordon is not None and cordon.drain):
+            if cordon is not None and cordon.drain:
                 continue
             snapshot = snapshots.get(info.host)
             fresh = snapshot is not None and now - snapshot.at <= self.settings.snapshot_max_age
@@ -105,7 +109,7 @@ class Placer:
         return held | shares  # {} only when no live actuator runs the pool: then each one that does runs all of it
 
     def _may_run(self, info: ActuatorInfo, config: PoolConfig) -> bool:
-        return runs_pool(info, config.name) and config.name not in info.problems and host_matches(info, config.hosts)
+        return runs_pool(info, config.name) and host_matches(info, config.hosts)
 
 
 def _unchanged() -> None:

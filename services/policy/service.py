@@ -11,7 +11,7 @@ import structlog
 from nats.aio.client import Client
 
 from agentscaler.shared import subjects
-from agentscaler.shared.allowlist import fleet_refusal, runs_pool
+from agentscaler.shared.allowlist import fleet_refusal, host_matches, runs_pool
 from agentscaler.shared.auth.actor import actor_of_subject
 from agentscaler.shared.bus.audit import ensure_audit
 from agentscaler.shared.bus.events import listen, publish
@@ -187,23 +187,26 @@ class PolicyService:
 
     def _room_for(self, cmd: Scale, config: PoolConfig) -> list[Snapshot]:
         """The snapshots of the hosts that may take more of the pool's agents (all hosts when no actuator is
-        known); refused when actuators run the pool but every one is held or its ``hosts`` setting matches none."""
-        runs = [info.host for info in self.placer.live() if runs_pool(info, config.name)]
+        known); refused when actuators run the pool but an operator holds every one or the pool's ``hosts``
+        setting matches none. (Hosts that cannot load its handler still count: their problem is in status.)"""
+        runs = [info for info in self.placer.live() if runs_pool(info, config.name)]
         if not runs:
             return list(self.snapshots.values())
-        open_ = [c.host for c in self.placer.candidates(config, self.snapshots) if not c.cordoned]
-        if not open_ and cmd.direction == "up" and cmd.count > 0:
-            held = sorted(h for h in runs if h in self.placer.cordons)
-            why = f"hosts {', '.join(held)} are cordoned or drained" if held else ""
-            if config.hosts:
-                why += f"{'; ' if why else ''}its hosts setting {','.join(config.hosts)} matches none of the others"
+        matched = [info.host for info in runs if host_matches(info, config.hosts)]
+        takers = [host for host in matched if host not in self.placer.cordons]
+        if not takers and cmd.direction == "up" and cmd.count > 0:
+            held = sorted(set(matched) & set(self.placer.cordons))
+            why = [f"{', '.join(held)} cordoned or drained"] if held else []
+            if len(matched) < len(runs):
+                why.append(f"its hosts setting {','.join(config.hosts)} matches none of the others")
             raise Refused(
                 "refused",
-                f"no host may take agents of pool {config.name!r} ({why or 'each one refuses it'}; hosts: "
-                f"{', '.join(runs)}): `agentscaler host uncordon NAME`, or `agentscaler pool set {config.name} "
-                "--hosts PATTERN,...` to name hosts that may run it",
+                f"no host may take agents of pool {config.name!r} ({'; '.join(why)}; hosts: "
+                f"{', '.join(info.host for info in runs)}): `agentscaler host uncordon NAME`, or "
+                f"`agentscaler pool set {config.name} --hosts PATTERN,...` to name hosts that may run it",
             )
-        return [self.snapshots[host] for host in open_ if host in self.snapshots]
+        room = {c.host for c in self.placer.candidates(config, self.snapshots) if not c.cordoned} or set(takers)
+        return [snapshot for host, snapshot in self.snapshots.items() if host in room]
 
     async def _check_allowed(self, config: PoolConfig) -> None:
         """Refuse a pool whose handler or env no live actuator that runs it allows (their ``handlers`` and
