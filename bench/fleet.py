@@ -76,7 +76,11 @@ def running(args: argparse.Namespace) -> Iterator[System]:
     server.start()
     assert server.proc is not None
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    env = os.environ | {"AGENTSCALER_HOST": CONTROL_HOST, "AGENTSCALER_POLICY_DEFAULT_POOL": "false"}
+    env = os.environ | {
+        "AGENTSCALER_HOST": CONTROL_HOST,
+        "AGENTSCALER_POLICY_DEFAULT_POOL": "false",
+        "AGENTSCALER_METRICS_PORT": "0",
+    }
     hosts = [f"sim-{i:02d}" for i in range(args.hosts)]
     try:
         with open(work / "services.log", "ab") as log:

@@ -49,7 +49,11 @@ def running_system(extra_env: dict[str, str] | None = None, secured: bool = Fals
         auth.init(keys)
     server = EmbeddedServer(work / "nats", port=free_port(), config=auth.server_config(keys) if secured else "")
     server.start()
-    env = os.environ | {"AGENTSCALER_HOST": "bench", "AGENTSCALER_MONITOR_INTERVAL": "2"} | (extra_env or {})
+    env = (
+        os.environ
+        | {"AGENTSCALER_HOST": "bench", "AGENTSCALER_MONITOR_INTERVAL": "2", "AGENTSCALER_METRICS_PORT": "0"}
+        | (extra_env or {})
+    )
     argv = [sys.executable, "-m", "agentscaler.services.cli", "run", "--nats-url", server.url]
     with open(work / "services.log", "ab") as log:
         services = subprocess.Popen(

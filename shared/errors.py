@@ -12,8 +12,20 @@ class NatsUnavailable(AgentscalerError):
     """No NATS server answered at the configured URL."""
 
 
+class CredentialsRefused(NatsUnavailable):
+    """The NATS server refused the connection's credentials (an authorization violation at connect)."""
+
+
 class NoResponders(AgentscalerError):
     """A request found no service listening on its subject."""
+
+
+class RequestTimedOut(NoResponders):
+    """A service listens on the request's subject but did not answer within the timeout."""
+
+
+class TimedOut(AgentscalerError):
+    """What a command waited for (a count of agents, a drained host, a result) did not happen in time."""
 
 
 class RequestFailed(AgentscalerError):

@@ -23,6 +23,8 @@ S = TypeVar("S", bound="CommonSettings")
 
 ENV_PREFIX = "AGENTSCALER_"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+DEFAULT_METRICS_PORT = 9464
+"""Prometheus' port of OpenTelemetry's Prometheus exporter."""
 
 
 def default_host() -> str:
@@ -61,6 +63,14 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
             "(at most its servers), 1 on a single server",
         ),
     ] = 1
+    metrics_port: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            le=65535,
+            description="port of this process's Prometheus /metrics endpoint (all interfaces; 0: none)",
+        ),
+    ] = DEFAULT_METRICS_PORT
 
 
 LeaseTtl = Annotated[
@@ -87,19 +97,37 @@ def load(
     overrides: Mapping[str, Any] | None = None,
 ) -> S:
     """Build ``cls`` from defaults, the TOML file, the environment and ``overrides`` (None values skipped)."""
+    return load_with_origins(cls, section, config_file=config_file, env=env, overrides=overrides)[0]
+
+
+def load_with_origins(
+    cls: type[S],
+    section: str,
+    *,
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[S, dict[str, str]]:
+    """:func:`load`, and where each field's value came from: ``default``, ``file PATH``, ``env VARIABLE`` or
+    ``flag`` (for ``agentscaler config``)."""
     env = os.environ if env is None else env
     fields, lists = _field_names(cls)
     values: dict[str, Any] = {}
+    origins = dict.fromkeys(sorted(fields), "default")
     path = config_file or env.get(f"{ENV_PREFIX}CONFIG")
     if path:
         values.update(_from_file(Path(path), section, fields))
+        origins.update(dict.fromkeys(values, f"file {path}"))
     for name in fields:
         for key in (f"{ENV_PREFIX}{section.upper()}_{name.upper()}", f"{ENV_PREFIX}{name.upper()}"):
             if key in env:
                 raw = env[key]
                 values[name] = [item.strip() for item in raw.split(",") if item.strip()] if name in lists else raw
+                origins[name] = f"env {key}"
                 break
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None and k in fields})
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None and k in fields}
+    values.update(flags)
+    origins.update(dict.fromkeys(flags, "flag"))
     try:
         settings = msgspec.convert(values, cls, strict=False)
     except msgspec.ValidationError as exc:
@@ -108,7 +136,7 @@ def load(
         value = getattr(settings, name)
         if isinstance(value, float) and not math.isfinite(value):
             raise SettingsError(f"invalid {section} settings: {name} = {value}: give a finite number")
-    return settings
+    return settings, origins
 
 
 @cache

@@ -44,6 +44,17 @@ def as_actor(subject: str, actor: str) -> str:
     return f"{subject}.{ACTOR_MARK}.{actor}"
 
 
+SERVICE_VERBS = ("PING", "INFO", "STATS")
+SERVICE_DISCOVERY = tuple(f"$SRV.{verb}{tail}" for verb in SERVICE_VERBS for tail in ("", ".>"))
+"""NATS micro service discovery (``shared/bus/discovery.py``): ``$SRV.<verb>`` for every service,
+``$SRV.<verb>.<name>`` for one kind, ``$SRV.<verb>.<name>.<id>`` for one instance."""
+
+
+def service_name(service: str) -> str:
+    """The NATS micro name of ``service`` (``policy``, ``monitor``, ...): ``agentscaler-<service>``."""
+    return f"{PREFIX}-{service}"
+
+
 STATUS = f"{PREFIX}.status"
 """Ask a monitor for the latest system snapshot."""
 OPTIMIZE = f"{PREFIX}.optimize"

@@ -19,6 +19,7 @@ from agentscaler.shared import subjects
 from agentscaler.shared.allowlist import refusal
 from agentscaler.shared.bus.agents import list_agents
 from agentscaler.shared.bus.connection import run_connected
+from agentscaler.shared.bus.discovery import discoverable
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket, mirror
 from agentscaler.shared.children import become_subreaper
@@ -34,6 +35,7 @@ from .cgroups import PoolCgroups
 from .deaths import DRAIN_DEADLINE, OOM_FIX, DeathRecords, death_reason
 from .forkservers import ForkServerClient, ForkServerGone
 from .hostinfo import HostInfo
+from .metrics import record_drain, record_spawn
 from .plan import ProcView, backoff, choose_victims, plan
 from .previous_run import FIRST_WORD, forget_previous_run
 from .probes import HandlerProbes
@@ -79,6 +81,8 @@ class Actuator:
         """Agent id -> why this actuator sent it SIGKILL (for its death record)."""
         self.more_to_start = False
         self.wake = asyncio.Event()
+        self.drain_started: dict[str, float] = {}
+        """Agent id -> when this actuator first asked it to drain, for ``agentscaler_agent_drain_seconds``."""
         self._token = secrets.token_hex(2)
         self._seq = 0
 
@@ -99,6 +103,8 @@ class Actuator:
         loop.add_signal_handler(signal.SIGCHLD, self.wake.set)
         if warning := root_warning(self.agent_user):
             log.warning(warning)
+        # no request endpoints: registered for discovery (which hosts run an actuator) and its identity
+        await discoverable(self.nc, "actuator", self.settings.host, "starts and stops this host's agents")
         log.info("actuator ready")
         watchers.append(forgetting := asyncio.create_task(self._forget_previous_run(stop)))
         await asyncio.wait({forgetting}, timeout=FIRST_WORD)  # the old agents go before new ones come
@@ -239,7 +245,9 @@ class Actuator:
                 for agent_id in agent_ids:
                     self.agent_creds.issue(agent_id, pool)
             try:
+                began = self.clock.now()
                 started = await self._start_agents(config, agent_ids, traceparent, now)
+                record_spawn(pool, self.settings.host, self.clock.now() - began, len(started))
             except (OSError, ForkServerGone, TimeoutError, NotAllowed) as exc:
                 log.error("cannot start agents", error=str(exc))
                 self._note_crash(pool, now)
@@ -351,6 +359,7 @@ class Actuator:
         deadline = now + self.pools.get(pool, POOL_DEFAULTS).drain_timeout  # an unknown pool's: the default
         for agent_id in victims:
             self.procs[agent_id].drain(deadline)
+            self.drain_started.setdefault(agent_id, now)
         if victims:
             log.info("draining agents", pool=pool, count=len(victims), agents=victims[:10])
 
@@ -387,6 +396,9 @@ class Actuator:
                 self.agent_creds.forget(agent_id)
             drained = proc.draining
             killed_for = self.killed_for.pop(agent_id, "")
+            drain_started = self.drain_started.pop(agent_id, None)
+            if drained and drain_started is not None:
+                record_drain(proc.pool, self.settings.host, now - drain_started)
             oom = code == -signal.SIGKILL and self.cgroups.took_oom_kill(proc.pool)
             with structlog.contextvars.bound_contextvars(agent=agent_id, pool=proc.pool):
                 if drained and code == 0:
@@ -463,6 +475,7 @@ class Actuator:
         log.info("draining all agents before stopping", count=len(self.procs))
         for proc in self.procs.values():
             proc.drain(now + self.pools.get(proc.pool, POOL_DEFAULTS).drain_timeout)
+            self.drain_started.setdefault(proc.agent_id, now)
         while self.procs:
             now = self.clock.now()
             await self._reap(now)

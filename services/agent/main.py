@@ -14,6 +14,7 @@ from agentscaler.shared.bus.connection import service_connection
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.settings import SettingsError, load
 from agentscaler.shared.supervisor import stop_on_signals
+from agentscaler.shared.telemetry.exporters import TracingConfigError
 from agentscaler.shared.telemetry.logging import configure_logging
 from agentscaler.shared.telemetry.tracing import configure_tracing, parent_from_traceparent, shutdown_tracing, span
 
@@ -103,8 +104,12 @@ def run_agent(
     began = time.monotonic() if began is None else began
     settings = with_own_credentials(settings)
     configure_logging("agent", level=settings.log_level)
-    configure_tracing("agent")
     structlog.contextvars.bind_contextvars(agent=settings.agent_id, pool=settings.pool)
+    try:  # console spans only to AGENTSCALER_TRACES_FILE: an agent's stdout may be its actuator's log file
+        configure_tracing("agent")
+    except TracingConfigError as exc:
+        log.error("agent cannot start", error=str(exc))
+        return EXIT_CONFIG
     if isinstance(handler, HandlerError):
         log.error("agent cannot start", error=str(handler))
         if not early_stop:  # no agent of the pool will run its queued tasks: they fail now, with the reason

@@ -171,7 +171,10 @@ class Agent:
             header_id = (msg.headers or {}).get("Nats-Msg-Id", "")
             task_id = header_id if subjects.valid_task_id(header_id) else f"seq-{meta.sequence.stream}"
             log.warning("malformed task", task=task_id, error=str(exc))
-            await self._finish(msg, TaskResult(id=task_id, pool=self.settings.pool, status="failed", error=str(exc)))
+            failed = TaskResult(
+                id=task_id, pool=self.settings.pool, status="failed", error=str(exc), agent_id=self.settings.agent_id
+            )
+            await self._finish(msg, failed)
             return
         if task.submitted_at <= 0:  # the publisher left it out: JetStream's own timestamp is the submission time
             task = msgspec.structs.replace(task, submitted_at=meta.timestamp.timestamp())

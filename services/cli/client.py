@@ -11,7 +11,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from nats.aio.client import Client as Nats
-from nats.js.errors import KeyNotFoundError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.agents import list_agents
@@ -49,7 +51,9 @@ from agentscaler.shared.telemetry.tracing import inject
 
 
 class UnknownPool(AgentscalerError):
-    pass
+    """The pool has no task queue; ``code`` is the policy's for an unknown pool."""
+
+    code = "unknown_pool"
 
 
 class Client:
@@ -157,6 +161,47 @@ class Client:
         except KeyNotFoundError:
             return None
         return None if found is None else found[0]
+
+    async def wait_result(self, pool: str, task_id: str, timeout: float) -> TaskResult | None:
+        """The task's result, waited for up to ``timeout`` seconds by a KV watch of its key (a consumer on the
+        results bucket's stream filtered to the key, delivering its last value and then each new one); None if
+        none came. The consumer is named, so its subject names the key and permissions can limit it to a pool;
+        the server removes it once idle."""
+        await bucket(self.js, subjects.RESULTS_BUCKET)
+        config = ConsumerConfig(
+            name=uuid.uuid4().hex,
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=30.0,
+            mem_storage=True,
+            num_replicas=1,
+        )
+        key = subjects.result_subject(pool, task_id)
+        sub = await self.js.subscribe(key, stream=f"KV_{subjects.RESULTS_BUCKET}", config=config)
+        deadline = time.monotonic() + timeout
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    msg = await sub.next_msg(timeout=left)
+                except NatsTimeout:
+                    break
+                if msg.data and (msg.headers or {}).get("KV-Operation") not in ("DEL", "PURGE"):
+                    return decode(TaskResult, msg.data)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        return None
+
+    async def attempts(self, pool: str, task_id: str) -> int:
+        """How many times agents started the task, as they counted in the attempts bucket (0: none counted yet;
+        a task that finishes within milliseconds of its start may not be counted)."""
+        try:
+            kv = await self.js.key_value(subjects.ATTEMPTS_BUCKET)
+            entry = await kv.get(subjects.result_key(pool, task_id))
+        except (BucketNotFoundError, KeyNotFoundError):
+            return 0
+        count = (entry.value or b"").split(b" ", 1)[0]
+        return int(count) if count.isdigit() else 0
 
 
 @asynccontextmanager

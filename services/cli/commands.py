@@ -11,30 +11,29 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from agentscaler.shared.bus.options import CONNECTION_FIELDS, SECRET_FIELDS, shown_value
+from agentscaler.shared.bus.options import CONNECTION_FIELDS
 from agentscaler.shared.codec import encode
-from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.errors import AgentscalerError, TimedOut
 from agentscaler.shared.messages.audit import AuditRecord
+from agentscaler.shared.messages.commands import PoolInfo
 from agentscaler.shared.messages.pools import PoolConfig
-from agentscaler.shared.settings import CommonSettings, SettingsError, describe, load
-from agentscaler.shared.supervisor import stop_on_signals, wait_or_stop
+from agentscaler.shared.settings import CommonSettings, load
 from agentscaler.shared.telemetry.logging import configure_logging
 
-from . import auth
+from . import auth, config_view
 from .audit_view import render_audit
 from .client import Client, connected
+from .exit_codes import BadInput, result_exit
 from .handler_check import handler_verdict
 from .host_hold import host_command
 from .optimize_report import optimize
+from .output import print_json
 from .pool_flags import flag_fields
 from .progress import ProgressView, counts_line, remaining
-from .render import CLEAR, render_status
+from .render import render_status
+from .status_watch import watch_status
 
 T = TypeVar("T")
-
-
-class BadInput(AgentscalerError):
-    """Input the user has to fix (malformed JSON, missing payload...)."""
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -54,7 +53,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return demo.main(Path(args.data_dir) if args.data_dir else None, args.speed)
     if args.command == "config":
-        return _config()
+        return _config(args)
     if args.command == "auth":
         return _auth_init(args)
     return asyncio.run(_client_command(args))
@@ -95,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
                 server=server,
                 identities=identities,
                 restarts=settings.restart_policy(),
+                metrics_port=settings.metrics_port,
             )
         )
     finally:
@@ -124,8 +124,11 @@ def cluster_node(args: argparse.Namespace) -> Any:
 def _auth_init(args: argparse.Namespace) -> int:
     directory = Path(args.dir)
     pools = [p.strip() for p in (args.pools or "").split(",") if p.strip()]
-    for path in auth.init(directory, force=args.force, pools=pools):
-        print(path)
+    written = auth.init(directory, force=args.force, pools=pools)
+    if args.json:
+        print_json({"files": [str(path) for path in written]})
+    else:
+        print("\n".join(map(str, written)))
     print(
         f"agentscaler: start with `agentscaler run --auth {directory}`, or include {directory / auth.SERVER_CONF} "
         f"in your nats-server config; connect as a role with `--nkey {directory}/<role>.nk`",
@@ -141,25 +144,17 @@ def connection_flags(args: argparse.Namespace) -> dict[str, str | None]:
 
 def client_settings(args: argparse.Namespace) -> CommonSettings:
     """How a client command connects: its flags, else $AGENTSCALER_* (or $AGENTSCALER_CLI_*), else the config
-    file named by $AGENTSCALER_CONFIG, else the defaults."""
-    return load(CommonSettings, "cli", overrides={**connection_flags(args), "nats_url": args.nats_url})
+    file (``--config``, else $AGENTSCALER_CONFIG; top-level keys or its ``[cli]`` table), else the defaults."""
+    return load(CommonSettings, "cli", config_file=args.config, overrides=client_overrides(args))
 
 
-def _config() -> int:
-    from . import launcher
+def client_overrides(args: argparse.Namespace) -> dict[str, str | None]:
+    return {**connection_flags(args), "nats_url": args.nats_url}
 
-    for name, spec in launcher.SERVICES.items():
-        try:  # secrets are shown as set or unset, from the environment and $AGENTSCALER_CONFIG
-            effective: Any = load(spec.settings, name)
-        except SettingsError:
-            effective = None
-        print(f"[{name}]")
-        for field, default, text in describe(spec.settings):
-            value = getattr(effective, field, default) if field in SECRET_FIELDS else default
-            print(f"  {field} = {shown_value(field, value)}    # {text}")
-    print("[run]")  # `agentscaler run`'s own settings (none of them secret)
-    for field, default, text in describe(launcher.RunSettings):
-        print(f"  {field} = {shown_value(field, default)}    # {text}")
+
+def _config(args: argparse.Namespace) -> int:
+    found = config_view.sections(args.config, None, client_overrides(args))
+    sys.stdout.write((config_view.as_json(found).decode() if args.json else config_view.render(found)) + "\n")
     return 0
 
 
@@ -172,7 +167,9 @@ async def _client_command(args: argparse.Namespace) -> int:
 
 async def _scale(client: Client, args: argparse.Namespace) -> int:
     reply = await client.scale(args.pool, args.command, args.n)
-    if reply.previous == reply.desired:
+    if args.json:
+        print_json(reply)
+    elif reply.previous == reply.desired:
         print(f"pool {reply.pool}: already at {reply.desired} agents")
     else:
         print(f"pool {reply.pool}: desired {reply.desired} agents (was {reply.previous})")
@@ -195,7 +192,7 @@ async def _wait_for_count(client: Client, pool: str, n: int, timeout: float) -> 
                 return
             if time.monotonic() > started + timeout:
                 line = counts_line(a, n).strip()
-                raise AgentscalerError(f"pool {pool} did not reach {n} agents within {timeout:g}s ({line})")
+                raise TimedOut(f"pool {pool} did not reach {n} agents within {timeout:g}s ({line})")
             await asyncio.sleep(0.5)
     finally:
         view.close()
@@ -207,6 +204,9 @@ async def _auto(client: Client, args: argparse.Namespace) -> int:
     changes["dry_run"] = args.dry_run
     auto = _changed(base, changes, "auto")
     info = await client.set_mode(args.pool, "auto", auto)
+    if args.json:
+        print_json(info)
+        return 0
     bounds = f"{auto.min_agents}..{info.config.max_agents if auto.max_agents is None else auto.max_agents}"
     what = "forecasting (dry run: decisions are published, not applied)" if auto.dry_run else "sizing"
     print(
@@ -218,6 +218,9 @@ async def _auto(client: Client, args: argparse.Namespace) -> int:
 
 async def _manual(client: Client, args: argparse.Namespace) -> int:
     info = await client.set_mode(args.pool, "manual")
+    if args.json:
+        print_json(info)
+        return 0
     print(f"pool {args.pool}: manual mode, holding {info.state.desired} agents")
     return 0
 
@@ -260,40 +263,20 @@ async def _status(client: Client, args: argparse.Namespace) -> int:
     if args.watch is None:
         snapshot = await client.status(args.pool)
         if args.json:
-            sys.stdout.write(msgspec.json.format(encode(snapshot)).decode() + "\n")
+            print_json(snapshot)
         else:
             print(render_status(snapshot))
         return 0
-    return await _watch_status(client, args)
-
-
-async def _watch_status(client: Client, args: argparse.Namespace) -> int:
-    """``status --watch``: the status again every ``args.watch`` seconds until Ctrl-C, in place on a terminal;
-    with ``--json``, one snapshot a line."""
-    stop = asyncio.Event()
-    stop_on_signals(stop)
-    tty = sys.stdout.isatty()
-    while not stop.is_set():
-        try:
-            snapshot = await client.status(args.pool)
-        except AgentscalerError as exc:
-            if getattr(exc, "code", "") == "unknown_pool":
-                raise
-            print(f"status unavailable: {exc}; trying again in {args.watch:g}s", file=sys.stderr, flush=True)
-        else:
-            if args.json:
-                print(encode(snapshot).decode(), flush=True)
-            else:
-                stamp = time.strftime("%H:%M:%S", time.localtime(snapshot.at))
-                header = f"agentscaler status at {stamp}, every {args.watch:g}s (Ctrl-C to stop)\n\n"
-                print((CLEAR if tty else "\n") + header + render_status(snapshot), flush=True)
-        await wait_or_stop(stop, args.watch)
-    return 0
+    return await watch_status(client, args)
 
 
 async def _submit(client: Client, args: argparse.Namespace) -> int:
     payloads = _payloads(args.payload, args.count)
-    for task_id in await client.submit(args.pool, payloads):
+    ids = await client.submit(args.pool, payloads)
+    if args.json:
+        print_json({"pool": args.pool, "ids": ids})
+        return 0
+    for task_id in ids:
         print(task_id)
     return 0
 
@@ -320,25 +303,30 @@ def _json(text: str, where: str) -> Any:
 
 
 async def _result(client: Client, args: argparse.Namespace) -> int:
-    deadline = time.monotonic() + (args.wait or 0)
-    while True:
+    if args.wait:
+        result = await client.wait_result(args.pool, args.task_id, args.wait)
+    else:
         result = await client.result(args.pool, args.task_id)
-        if result is not None or time.monotonic() >= deadline:
-            break
-        await asyncio.sleep(0.2)
     if result is None:
-        detail = "no result yet: the task is queued or running (or the id is not in this pool)"
+        # A queued task cannot be found by its id (the queue is a stream of one subject per pool), so "not
+        # started" covers queued and unknown ids alike; a started one has counted its attempts.
+        started = await client.attempts(args.pool, args.task_id)
+        detail = (
+            f"no result yet: started {started} time(s), running or waiting for a retry"
+            if started
+            else "no result yet: not started, so queued (or the id is not in this pool)"
+        )
         out: Any = {"id": args.task_id, "pool": args.pool, "state": "pending", "detail": detail}
     else:
         out = msgspec.to_builtins(result) | {"state": "done" if result.status == "ok" else "failed"}
     sys.stdout.write(msgspec.json.format(msgspec.json.encode(out)).decode() + "\n")
-    return 0
+    return result_exit(out["state"], waited=args.wait is not None)
 
 
 async def _agents(client: Client, args: argparse.Namespace) -> int:
     reply = await client.agents(args.pool)
     if args.json:
-        sys.stdout.write(msgspec.json.format(encode(reply)).decode() + "\n")
+        print_json(reply)
         return 0
     now = time.time()
     print(f"{'AGENT':<40} {'POOL':<12} {'HOST':<16} {'PID':>7} {'STATE':<9} {'DONE':>6} {'AGE':>7}")
@@ -362,7 +350,7 @@ async def _pool_set(client: Client, args: argparse.Namespace) -> int:
         changes["env"] = dict(base.env) | dict(_key_value(item) for item in changes["env"])
     config = _changed(base, changes, "pool")
     info = await client.set_pool(config)
-    _print_pool(info.config, info.state.desired, info.state.mode)
+    _print_pool(info, args.json)
     if not args.check_wait:
         return 0
     verdict = await handler_verdict(client.js, info.config, args.check_wait)
@@ -396,21 +384,27 @@ def _key_value(item: str) -> tuple[str, str]:
 
 
 async def _pool_show(client: Client, args: argparse.Namespace) -> int:
-    info = await client.pool(args.name)
-    _print_pool(info.config, info.state.desired, info.state.mode)
+    _print_pool(await client.pool(args.name), args.json)
     return 0
 
 
 async def _pool_list(client: Client, args: argparse.Namespace) -> int:
-    for info in (await client.pools()).pools:
+    reply = await client.pools()
+    if args.json:
+        print_json(reply)
+        return 0
+    for info in reply.pools:
         c = info.config
         print(f"{c.name:<16} {info.state.mode:<7} desired {info.state.desired:<5} max {c.max_agents:<6} {c.handler}")
     return 0
 
 
-def _print_pool(config: PoolConfig, desired: int, mode: str) -> None:
-    print(f"pool {config.name}: {mode} mode, desired {desired}")
-    for key, value in msgspec.to_builtins(config).items():
+def _print_pool(info: PoolInfo, as_json: bool) -> None:
+    if as_json:
+        print_json(info)
+        return
+    print(f"pool {info.config.name}: {info.state.mode} mode, desired {info.state.desired}")
+    for key, value in msgspec.to_builtins(info.config).items():
         if key != "name":
             print(f"  {key:<20} {value}")
 

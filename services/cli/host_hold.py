@@ -8,11 +8,12 @@ import asyncio
 import sys
 import time
 
-from agentscaler.shared.errors import AgentscalerError
+from agentscaler.shared.errors import TimedOut
 from agentscaler.shared.messages.commands import HostHeld
 
 from .argtypes import positive
 from .client import Client
+from .output import print_json
 
 WORDS = {
     "cordoned": "cordoned: it keeps the agents it runs and gets no new ones",
@@ -38,9 +39,12 @@ def add_host_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 async def host_command(client: Client, args: argparse.Namespace) -> int:
     reply: HostHeld = await client.hold(args.host, args.host_command)
-    print(f"host {reply.host}: {WORDS[reply.held]}")
-    for pool, share in sorted(reply.shares.items()):
-        print(f"  pool {pool}: {share} agents placed here")
+    if args.json:
+        print_json(reply)
+    else:
+        print(f"host {reply.host}: {WORDS[reply.held]}")
+        for pool, share in sorted(reply.shares.items()):
+            print(f"  pool {pool}: {share} agents placed here")
     if reply.note:
         print(f"note: {reply.note}", file=sys.stderr)
     if args.host_command == "drain" and args.wait:
@@ -53,11 +57,11 @@ async def _wait_drained(client: Client, host: str, timeout: float) -> None:
     while True:
         left = [a for a in (await client.agents()).agents if a.host == host]
         if not left:
-            print(f"host {host}: drained, no agent left")
+            print(f"host {host}: drained, no agent left", file=sys.stderr)
             return
         if time.monotonic() > deadline:
             busy = sum(a.state == "busy" for a in left)
-            raise AgentscalerError(
+            raise TimedOut(
                 f"host {host} still runs {len(left)} agents ({busy} busy) after {timeout:g}s: busy agents finish "
                 "their task first (up to their pool's drain_timeout); see `agentscaler agents`"
             )

@@ -24,9 +24,10 @@ from agentscaler.services.registry.settings import RegistrySettings
 from agentscaler.shared.bus.local_cluster import jetstream_ready
 from agentscaler.shared.bus.options import redact_url
 from agentscaler.shared.bus.server import CLUSTER_NAME, EmbeddedServer
-from agentscaler.shared.settings import CommonSettings, load
+from agentscaler.shared.settings import DEFAULT_METRICS_PORT, CommonSettings, load
 from agentscaler.shared.supervisor import Root, stop_on_signals, supervise
-from agentscaler.shared.telemetry.tracing import shutdown_tracing
+from agentscaler.shared.telemetry.metrics import configure_metrics, shutdown_metrics
+from agentscaler.shared.telemetry.tracing import service_tracing, shutdown_tracing
 
 from .server_watch import MAX_DELAY_FACTOR, RestartPolicy, watch_server
 
@@ -69,6 +70,10 @@ class RunSettings(msgspec.Struct, frozen=True, kw_only=True):
             description=f"seconds before the first restart; each next pause doubles, up to {MAX_DELAY_FACTOR}x this",
         ),
     ] = RestartPolicy.first_delay
+    metrics_port: Annotated[
+        int,
+        msgspec.Meta(ge=0, le=65535, description="port of run's one /metrics endpoint, for all its services (0: none)"),
+    ] = DEFAULT_METRICS_PORT
 
     def restart_policy(self) -> RestartPolicy:
         return RestartPolicy.of(self.server_restarts, self.server_restart_delay)
@@ -112,27 +117,33 @@ def build_roots(
         overrides.update((identities or {}).get(name, {}))
         settings = load(spec.settings, name, config_file=config_file, overrides=overrides)
         if name == "actuator":
-            roots[name] = _then_set(spec.run, settings, late)
+            roots[name] = _then_set(name, spec.run, settings, late)
         else:
-            roots[name] = _on_event(spec.run, settings, late)
+            roots[name] = _on_event(name, spec.run, settings, late)
     if "actuator" not in names:
         roots["stopper"] = _relay(late)
     return roots
 
 
-def _then_set(run: Callable[[Any, asyncio.Event], Awaitable[None]], settings: Any, done: asyncio.Event) -> Root:
+def _then_set(
+    name: str, run: Callable[[Any, asyncio.Event], Awaitable[None]], settings: Any, done: asyncio.Event
+) -> Root:
     async def root(stop: asyncio.Event) -> None:
         try:
-            await run(settings, stop)
+            with service_tracing(name):  # its spans are its own, whichever services share the process
+                await run(settings, stop)
         finally:
             done.set()
 
     return root
 
 
-def _on_event(run: Callable[[Any, asyncio.Event], Awaitable[None]], settings: Any, event: asyncio.Event) -> Root:
+def _on_event(
+    name: str, run: Callable[[Any, asyncio.Event], Awaitable[None]], settings: Any, event: asyncio.Event
+) -> Root:
     async def root(stop: asyncio.Event) -> None:
-        await run(settings, event)
+        with service_tracing(name):
+            await run(settings, event)
 
     return root
 
@@ -155,14 +166,19 @@ async def serve_services(
     server: EmbeddedServer | None = None,
     identities: Mapping[str, Mapping[str, str]] | None = None,
     restarts: RestartPolicy | None = None,
+    metrics_port: int | None = None,
 ) -> int:
     """Run the services until a signal; with ``server`` (the embedded one), restart it when it dies (as
-    ``restarts`` says; default :class:`RestartPolicy`) and fail (return 1) when it keeps dying."""
+    ``restarts`` says; default :class:`RestartPolicy`) and fail (return 1) when it keeps dying. ``/metrics`` is
+    served once for the process, on ``metrics_port`` (``run``'s), else on the one service's own setting."""
     stop = asyncio.Event()
     stop_on_signals(stop)
     roots = build_roots(
         names, nats_url, config_file, stop, log_file=log_file, connection=connection, identities=identities
     )
+    if metrics_port is None:
+        metrics_port = load(CommonSettings, names[0], config_file=config_file).metrics_port
+    configure_metrics(names[0] if len(names) == 1 else "run", metrics_port)
     if server is not None:
         roots["nats-server"] = watch_server(server, restarts or RestartPolicy())
     log.info("starting services", services=list(names), nats_url=redact_url(nats_url) if nats_url else None)
@@ -170,6 +186,7 @@ async def serve_services(
         return await supervise(roots, stop, grace=120.0)
     finally:
         shutdown_tracing()
+        shutdown_metrics()
 
 
 def start_embedded(data_dir: Path, port: int, config: str = "", node: ClusterNode | None = None) -> EmbeddedServer:

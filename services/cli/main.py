@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 import structlog
 
@@ -13,11 +16,12 @@ from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.pools import DEFAULT_POOL, AutoConfig
 from agentscaler.shared.settings import DEFAULT_NATS_URL, SettingsError
 from agentscaler.shared.telemetry.logging import configure_logging
-from agentscaler.shared.telemetry.tracing import configure_tracing, shutdown_tracing, span
+from agentscaler.shared.telemetry.tracing import CLI_EXPORT_TIMEOUT, configure_tracing, shutdown_tracing, span
 
-from . import commands
+from . import commands, completion
 from .argtypes import count, fraction, nonnegative, positive, since
-from .auth import EXIT_DENIED, PermissionDenied
+from .completion import SHELLS
+from .exit_codes import EXIT, Failure, classify, error_json
 from .host_hold import add_host_parser
 from .pool_flags import add_pool_flags
 from .server_watch import MAX_DELAY_FACTOR, RestartPolicy
@@ -48,12 +52,17 @@ def parser() -> argparse.ArgumentParser:
         help=f"NATS server URLs, comma-separated (default: $AGENTSCALER_NATS_URL or {DEFAULT_NATS_URL})",
     )
     add_connection_flags(common)
+    common.add_argument("--config", metavar="FILE", help="TOML settings file (default: $AGENTSCALER_CONFIG)")
+    common.add_argument(
+        "--json", action="store_true", help="print JSON for machines, errors too (see docs/cli.md#exit-codes)"
+    )
     pooled = argparse.ArgumentParser(add_help=False, parents=[common])
     pooled.add_argument("--pool", default=DEFAULT_POOL, help="the pool (default: %(default)s)")
 
     p = argparse.ArgumentParser(
         prog="agentscaler", description="Keep the right number of AI agent processes alive, over NATS."
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run an embedded NATS server and all services")
@@ -156,7 +165,6 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("--pool", help="only this pool")
     history.add_argument("--since", type=positive, default=3600.0, help="seconds back (default: %(default)s)")
     history.add_argument("--limit", type=count, default=50, help="at most this many, the newest (default: %(default)s)")
-    history.add_argument("--json", action="store_true", help="print JSON lines for machines")
     audit = sub.add_parser(
         "audit", parents=[common], help="who sent which command, accepted or refused, and permission violations"
     )
@@ -167,11 +175,9 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--kind", choices=("command", "violation"), help="only commands, or only violations")
     audit.add_argument("--actor", help="only commands of this actor (public key or role name)")
     audit.add_argument("--pool", help="only commands about this pool")
-    audit.add_argument("--json", action="store_true", help="print JSON lines for machines")
 
     status = sub.add_parser("status", parents=[common], help="pools, agents, queues, tasks and host resources")
     status.add_argument("--pool", help="only this pool")
-    status.add_argument("--json", action="store_true", help="print JSON for machines")
     status.add_argument(
         "--watch",
         type=positive,
@@ -194,7 +200,6 @@ def parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--apply", action="store_true", help="store the recommended settings with the pool")
     tune.add_argument("--plot", metavar="FILE", help="also draw the cost/latency trade-off as a PNG (needs matplotlib)")
-    tune.add_argument("--json", action="store_true", help="print the report as JSON for machines")
     tune.add_argument(
         "--timeout", type=positive, default=900.0, help="seconds to wait for the search (default: %(default)s)"
     )
@@ -209,7 +214,6 @@ def parser() -> argparse.ArgumentParser:
 
     agents = sub.add_parser("agents", parents=[common], help="list the registered agents")
     agents.add_argument("--pool", help="only this pool")
-    agents.add_argument("--json", action="store_true", help="print JSON for machines")
 
     pool = sub.add_parser("pool", help="create, change and list pools")
     pool_sub = pool.add_subparsers(dest="pool_command", required=True, metavar="ACTION")
@@ -234,7 +238,13 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", help="keep the demo's data here (default: a temporary directory)")
     demo.add_argument("--speed", type=positive, default=1.0, help="run the script faster (default: %(default)s)")
 
-    sub.add_parser("config", help="list every service setting with its default and meaning")
+    sub.add_parser(
+        "config",
+        parents=[common],
+        help="every setting's effective value, where it came from (file, environment, flag) and meaning",
+    )
+    completion = sub.add_parser("completion", help="print a shell completion script: eval it, or save it")
+    completion.add_argument("shell", choices=SHELLS)
 
     auth = sub.add_parser("auth", help="credentials and permissions for a secured bus")
     auth_sub = auth.add_subparsers(dest="auth_command", required=True, metavar="ACTION")
@@ -244,26 +254,53 @@ def parser() -> argparse.ArgumentParser:
     auth_init.add_argument("dir", metavar="DIR")
     auth_init.add_argument("--force", action="store_true", help="replace the keys DIR already holds")
     auth_init.add_argument("--pools", metavar="P1,P2", help="pools the submitter role may use (default: all)")
+    auth_init.add_argument("--json", action="store_true", help="print the files written as JSON")
     return p
 
 
+def package_version() -> str:
+    try:
+        return version("agentscaler")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The parsed command line. With ``--json`` anywhere in it, a usage error is JSON on stdout too (argparse
+    still exits 2)."""
+    if "--json" not in argv:
+        return parser().parse_args(argv)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return parser().parse_args(argv)
+    except SystemExit as exc:
+        line = (err.getvalue().strip().splitlines() or [""])[-1]
+        message = line.partition(": error: ")[2] or line  # argparse's "agentscaler up: error: ..."
+        if exc.code == EXIT["usage"] and message:
+            print(error_json(Failure("usage", message, EXIT["usage"])).decode())
+        raise
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parse(sys.argv[1:] if argv is None else list(argv))
+    if args.command == "completion":
+        print(completion.script(parser(), args.shell))
+        return 0
     long_running = args.command in ("run", "serve", "demo")
     if not long_running:
         configure_logging("cli", json=False, level="warning")
-    configure_tracing("cli" if not long_running else args.command)
     try:
+        if long_running:  # console spans on stdout: stderr carries the services' JSON log lines
+            configure_tracing(getattr(args, "service", args.command), console=sys.stdout)
+        else:  # stdout is the command's output; a command never waits long on a collector
+            configure_tracing("cli", export_timeout=CLI_EXPORT_TIMEOUT, console=sys.stderr)
         if long_running:  # services start their own traces; one span around them all would swallow them
             return commands.dispatch(args)
         with span(f"agentscaler {args.command}"):
             return commands.dispatch(args)
-    except PermissionDenied as exc:
-        print(f"agentscaler: error: {exc}", file=sys.stderr)
-        return EXIT_DENIED
     except (AgentscalerError, SettingsError, ValueError) as exc:
-        print(f"agentscaler: error: {exc}", file=sys.stderr)
-        return 1
+        return report(classify(exc), getattr(args, "json", False))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error of ours
@@ -274,3 +311,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not long_running:
             shutdown_tracing()
         structlog.contextvars.clear_contextvars()
+
+
+def report(failure: Failure, as_json: bool) -> int:
+    """Print a command's error (one line on stderr, or JSON on stdout) and return its exit status."""
+    if as_json:
+        print(error_json(failure).decode(), flush=True)
+    else:
+        print(f"agentscaler: error: {failure.message}", file=sys.stderr)
+    return failure.exit

@@ -18,10 +18,11 @@ from nats.js.errors import NotFoundError
 from agentscaler.shared import subjects
 from agentscaler.shared.bus.agents import list_agents
 from agentscaler.shared.bus.connection import run_connected
+from agentscaler.shared.bus.discovery import discoverable
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.history import read_history
 from agentscaler.shared.bus.jetstream import bucket, mirror
-from agentscaler.shared.bus.rpc import Refused, serve
+from agentscaler.shared.bus.rpc import Refused
 from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.leasing import lapsed
@@ -49,6 +50,7 @@ from .cost import pool_cost
 from .host import HostBook, HostSampler
 from .impact import Changes, impact
 from .ledger import KEEP, Ledger
+from .metrics import forget_host, ran_on, record_host, record_result
 from .pace import SpawnPace, start_time
 from .room import with_room
 from .settings import MonitorSettings
@@ -87,6 +89,9 @@ class Monitor:
         """Each leased service's lease, as the leases bucket holds it."""
         self.cordons: dict[str, Cordon] = {}
         """The hosts an operator holds (``agentscaler host cordon|drain``)."""
+        self.counting_since = time.time()
+        """Results finished since count in ``agentscaler_tasks_total``; the older ones the results watch replays
+        at start were counted by the monitor that ran then."""
 
     async def run(self, stop: asyncio.Event) -> None:
         mirrors = [
@@ -114,11 +119,13 @@ class Monitor:
         await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
         try:
             await self._publish()  # before status is served: a status reply always has a snapshot to show
-            await serve(self.nc, subjects.STATUS, StatusQuery, self._on_status, queue="monitor")
+            service = await discoverable(self.nc, "monitor", self.settings.host, "snapshots and status")
+            await service.serve(subjects.STATUS, StatusQuery, Snapshot, self._on_status, queue="monitor")
             log.info("monitor ready")
             while not await wait_or_stop(stop, self.settings.interval):
                 await self._publish()
         finally:
+            forget_host(self.settings.host)
             for task in mirrors:
                 task.cancel()
             with suppress(Exception):
@@ -133,6 +140,8 @@ class Monitor:
             log.warning("ignoring unreadable result", subject=msg.subject, error=str(exc))
             return
         self.ledgers.setdefault(result.pool, Ledger()).add(result)
+        if result.finished_at >= self.counting_since and ran_on(result, self.settings.host):
+            record_result(result, self.settings.host)
 
     async def _on_decision(self, event: DecisionEvent, _: str) -> None:
         known = self.decisions.get(event.pool)
@@ -205,6 +214,8 @@ class Monitor:
         raw windows); without it this is a read-only view, with the host as last sampled."""
         agents = await self._agents()
         host = self._sample_host(agents) if advance or self.latest is None else self.latest.host
+        if advance:
+            record_host(host, agents, self.pools)
         configs = sorted(self.pools.values(), key=lambda c: c.name)
         pools = [await self._pool(config, agents, now, advance) for config in configs]
         hosts = self.hosts.fresh(host, time.monotonic())

@@ -14,15 +14,17 @@ from agentscaler.shared import subjects
 from agentscaler.shared.allowlist import fleet_refusal, host_matches, runs_pool
 from agentscaler.shared.auth.actor import actor_of_subject
 from agentscaler.shared.bus.audit import ensure_audit
+from agentscaler.shared.bus.discovery import discoverable
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.history import ensure_history
 from agentscaler.shared.bus.hosts import actuators
 from agentscaler.shared.bus.lease import lead
-from agentscaler.shared.bus.rpc import Refused, request_subject, serve
+from agentscaler.shared.bus.rpc import Refused, request_subject
 from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.messages.bounds import out_of_range
 from agentscaler.shared.messages.commands import (
     Command,
+    CommandReply,
     GetPool,
     HostCommand,
     HostHeld,
@@ -48,6 +50,7 @@ from .core.auto import AutoDecision
 from .core.capacity import capacity
 from .core.decide import Decision, decide
 from .core.scaling import ScaleRefused, check_auto, plan_scale
+from .metrics import PoolGauges, decision_applied
 from .placing import Placer
 from .settings import PolicySettings
 from .store import Conflict, PoolStore
@@ -72,6 +75,7 @@ async def run(settings: PolicySettings, stop: asyncio.Event, clock: Clock = SYST
             await ended.wait()
         finally:
             policy.placer.stop()
+            policy.gauges.close()
             for task in list(policy.autopilot.tasks):
                 task.cancel()
 
@@ -91,6 +95,7 @@ class PolicyService:
         self.autopilot = Autopilot(settings, nc, self._view, self._wake, clock)
         self.tuner = Tuner(settings, nc, clock)
         self.placer = Placer(settings, clock)
+        self.gauges = PoolGauges()
 
     async def start(self) -> None:
         for pool, moved in (await self.store.migrate()).items():
@@ -111,15 +116,18 @@ class PolicyService:
         await self.placer.start(js)
         await ensure_audit(js, self.settings.audit_max_age, self.settings.audit_max_mb * MIB)
         audit = CommandAudit(js, self.clock, load_actor_names(self.settings.actors))
-        handlers: dict[str, tuple[Any, Callable[[Any], Awaitable[Any]]]] = {
-            subjects.COMMAND: (Command, self._on_command),
+        handlers: dict[str, tuple[Any, Any, Callable[[Any], Awaitable[Any]]]] = {
+            subjects.COMMAND: (Command, CommandReply, self._on_command),
             # narrower ones, for roles: permissions decide who may send which
-            **{subject: (Command, self._commands_on(subject)) for subject in subjects.COMMAND_KINDS},
-            subjects.OPTIMIZE: (Optimize, self._optimize),
+            **{subject: (Command, CommandReply, self._commands_on(subject)) for subject in subjects.COMMAND_KINDS},
+            subjects.OPTIMIZE: (Optimize, Optimized, self._optimize),
         }
-        for subject, (kind, handler) in handlers.items():
+        service = await discoverable(self.nc, "policy", self.settings.host, "commands, pools and desired counts")
+        for subject, (kind, reply, handler) in handlers.items():
             for served in (subject, subjects.as_actor(subject, "*")):  # bare, and sent as a vouched-for user
-                await serve(self.nc, served, kind, handler, queue="policy", context=_command_ctx, record=audit.record)
+                await service.serve(
+                    served, kind, reply, handler, queue="policy", context=_command_ctx, record=audit.record
+                )
         await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
         log.info("policy ready")
 
@@ -306,6 +314,7 @@ class PolicyService:
                     if self.autopilot.active(pool.name):
                         self.autopilot.snapshot_arrived(pool.name, snapshot.at)
                     await self._decide(config, "snapshot")
+            self.gauges.snapshot(snapshot)
 
     async def _wake(self, pool: str) -> None:
         """Task arrivals asked for a decision on an auto pool."""
@@ -316,6 +325,7 @@ class PolicyService:
 
     async def _decide(self, config: PoolConfig, trigger: str) -> None:
         state, revision = await self.store.state(config.name)
+        self.gauges.desired_is(config.name, state.desired)
         now = self.clock.now()
         if state.mode == "auto" and self.autopilot.active(config.name):
             outcome = await self.autopilot.decide(config, state.desired, now)
@@ -429,6 +439,8 @@ class PolicyService:
             await self.store.write_state(new_state, revision)
         except Conflict as exc:
             raise Refused("conflict", str(exc)) from None
+        self.gauges.desired_is(config.name, new_state.desired)
+        decision_applied(decision.pool, decision.rule)
         await self._publish(decision, trigger, now, mode=new_state.mode, inputs=inputs)
         log.info(
             "desired count changed",

@@ -10,10 +10,11 @@ from nats.js.kv import KeyValue
 
 from agentscaler.shared import subjects
 from agentscaler.shared.auth.actor import actor_of_subject, base_subject
+from agentscaler.shared.bus.discovery import discoverable
 from agentscaler.shared.bus.events import listen, publish
 from agentscaler.shared.bus.jetstream import bucket
 from agentscaler.shared.bus.lease import lead
-from agentscaler.shared.bus.rpc import Refused, request_subject, serve
+from agentscaler.shared.bus.rpc import Refused, request_subject
 from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.messages.agents import (
@@ -65,12 +66,15 @@ class Registry:
         self.persist = Persister(self.kv)
         writer = asyncio.create_task(self.persist.run(stop))
         try:
+            # Only the lease holder serves, so the queue group answers as a plain subscription would (micro
+            # endpoints always have one).
+            service = await discoverable(self.nc, "registry", self.settings.host, "the agent table")
             # Agents with a user of their own send as themselves (``.as.<agent id>``, all a secured server allows).
             for subject in (subjects.AGENT_REGISTER, subjects.as_actor(subjects.AGENT_REGISTER, "*")):
-                await serve(self.nc, subject, Register, self._on_register, context=_agent_ctx)
+                await service.serve(subject, Register, Ack, self._on_register, queue="registry", context=_agent_ctx)
             for subject in (subjects.AGENT_DEREGISTER, subjects.as_actor(subjects.AGENT_DEREGISTER, "*")):
-                await serve(self.nc, subject, Deregister, self._on_deregister, context=_agent_ctx)
-            await serve(self.nc, subjects.REGISTRY_QUERY, AgentsQuery, self._on_query)
+                await service.serve(subject, Deregister, Ack, self._on_deregister, queue="registry", context=_agent_ctx)
+            await service.serve(subjects.REGISTRY_QUERY, AgentsQuery, AgentList, self._on_query, queue="registry")
             beats = subjects.heartbeat_subject("*")
             for subject in (beats, subjects.as_actor(beats, "*")):
                 await listen(self.nc, subject, Heartbeat, self._on_heartbeat, traced=False)

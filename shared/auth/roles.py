@@ -96,6 +96,12 @@ def kv_get(bucket: str, keys: str = ">") -> list[str]:
     return [*stream_info(stream), f"{JS}.DIRECT.GET.{stream}.$KV.{bucket}.{keys}", *by_body]
 
 
+def kv_watch(bucket: str, keys: str = ">") -> list[str]:
+    """Watch keys (``keys``: a subject pattern of keys) with a named consumer filtered to them, whose create
+    subject names its filter (``<stream>.<consumer>.<filter>``): what ``result --wait`` does."""
+    return [f"{JS}.CONSUMER.CREATE.{kv_stream(bucket)}.*.$KV.{bucket}.{keys}"]
+
+
 def kv_make(bucket: str) -> list[str]:
     """Create a bucket, or raise its replicas to the ``replicas`` setting (``shared/bus/replicas.py``)."""
     return [f"{JS}.STREAM.{verb}.{kv_stream(bucket)}" for verb in ("CREATE", "UPDATE")]
@@ -138,6 +144,9 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
         *HISTORY_READ,
         *AUDIT_READ,
         *kv_get(s.RESULTS_BUCKET),
+        *kv_watch(s.RESULTS_BUCKET),
+        *kv_get(s.ATTEMPTS_BUCKET),
+        *s.SERVICE_DISCOVERY,  # find the services, their endpoints and counts (``nats micro ls``)
     ]
     viewer_sub = [INBOX, f"{s.PREFIX}.evt.>"]
     table = [
@@ -155,7 +164,9 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 [s.task_subject(p) for p in _pools(pools)]
                 + [f for st in _task_streams(pools) for f in stream_info(st)]
                 + [f for p in pools for f in kv_get(s.RESULTS_BUCKET, f"{p}.>")]
-                + ([] if pools else kv_get(s.RESULTS_BUCKET))
+                + [f for p in _pools(pools) for f in kv_watch(s.RESULTS_BUCKET, f"{p}.>")]
+                + [f for p in pools for f in kv_get(s.ATTEMPTS_BUCKET, f"{p}.>")]
+                + ([] if pools else [*kv_get(s.RESULTS_BUCKET), *kv_get(s.ATTEMPTS_BUCKET)])
             ),
             (INBOX,),
         ),
@@ -187,6 +198,7 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 *bare_and_as_anyone(*COMMAND_SUBJECTS),
                 s.snapshot_subject("*"),
                 s.task_subject("*"),
+                *s.SERVICE_DISCOVERY,
             ),
             responses=True,
         ),
@@ -209,7 +221,7 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 *kv_open(s.RESULTS_BUCKET),
                 *kv_open(s.LEASES_BUCKET),
             ),
-            (INBOX, s.STATUS, s.snapshot_subject("*"), s.decision_subject("*")),
+            (INBOX, s.STATUS, s.snapshot_subject("*"), s.decision_subject("*"), *s.SERVICE_DISCOVERY),
             responses=True,
         ),
         Role(
@@ -229,6 +241,7 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 *bare_and_as_anyone(s.AGENT_REGISTER, s.AGENT_DEREGISTER, s.heartbeat_subject("*")),
                 AGENT_EVENT("spawned"),
                 AGENT_EVENT("exited"),
+                *s.SERVICE_DISCOVERY,
             ),
             responses=True,
         ),
@@ -245,7 +258,8 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 *kv_write(s.HOSTS_BUCKET),
                 *kv_write(s.DEATHS_BUCKET),
             ),
-            (INBOX, AGENT_EVENT("lost")),
+            (INBOX, AGENT_EVENT("lost"), *s.SERVICE_DISCOVERY),
+            responses=True,  # to discovery requests
         ),
         Role(
             AGENT_ROLE,

@@ -12,7 +12,7 @@ import nats
 import structlog
 from nats.aio.client import Client
 
-from ..errors import NatsUnavailable
+from ..errors import CredentialsRefused, NatsUnavailable
 from .audit import is_violation, report_violation
 from .options import Target, as_settings, connect_kwargs, scrub, shown
 from .replicas import replicas_of
@@ -56,7 +56,10 @@ async def connect_once(
     except (TimeoutError, OSError, nats.errors.NoServersError) as exc:
         raise unavailable(settings) from exc
     except nats.errors.Error as exc:
-        raise NatsUnavailable(scrub(f"cannot connect to NATS at {shown(settings)}: {exc}", settings)) from exc
+        message = scrub(f"cannot connect to NATS at {shown(settings)}: {exc}", settings)
+        if isinstance(exc, nats.errors.AuthorizationError) or "authorization violation" in str(exc).lower():
+            raise CredentialsRefused(message) from exc  # nats-py raises a plain Error for it at connect
+        raise NatsUnavailable(message) from exc
 
 
 async def connect_service(

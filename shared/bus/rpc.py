@@ -17,7 +17,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from opentelemetry.trace import SpanKind, StatusCode, get_current_span
 
 from ..codec import BadMessage, decode, encode
-from ..errors import NoResponders, RequestFailed
+from ..errors import NoResponders, RequestFailed, RequestTimedOut
 from ..messages.commands import Error
 from ..telemetry.tracing import inject, span
 
@@ -62,7 +62,7 @@ async def request(
                 f"no {what} is listening on {subject}: is `agentscaler run` (or `agentscaler serve ...`) running?"
             ) from None
         except NatsTimeout:
-            raise NoResponders(f"the {what} on {subject} did not answer within {timeout:g}s") from None
+            raise RequestTimedOut(f"the {what} on {subject} did not answer within {timeout:g}s") from None
     if decode(_Probe, reply.data).type == "error":
         error = decode(Error, reply.data)
         raise RequestFailed(error.code, error.message)
@@ -81,9 +81,27 @@ async def serve(
 ) -> Subscription:
     """Answer requests on ``subject``: decode as ``request_type``, call ``handler`` inside a consumer span
     with log context bound, reply with its result. Bad input and failures become :class:`Error` replies; the
-    subscription never dies. ``record`` hears every request and its reply (an audit)."""
+    subscription never dies. ``record`` hears every request and its reply (an audit). (A service's endpoints
+    are served through ``shared/bus/discovery.py``, which answers with the same :func:`responder`.)"""
+    answer = responder(subject, request_type, handler, context=context, record=record)
 
     async def on_msg(msg: Msg) -> None:
+        await answer(msg)
+
+    return await nc.subscribe(subject, queue=queue, cb=on_msg)
+
+
+def responder(
+    subject: str,
+    request_type: Any,
+    handler: Callable[[Any], Awaitable[Any]],
+    *,
+    context: Callable[[Any], dict[str, str]] | None = None,
+    record: Recorder | None = None,
+) -> Callable[[Msg], Awaitable[Any]]:
+    """What answers one request on ``subject`` (see :func:`serve`); it returns the reply it sent."""
+
+    async def on_msg(msg: Msg) -> Any:
         with span(f"handle {subject}", kind=SpanKind.SERVER, parent=msg.headers):
             req, result = None, None
             try:
@@ -97,8 +115,9 @@ async def serve(
                 await record(msg, req, result)
             await _reply(msg, result)
         await asyncio.sleep(0)  # a backlog of requests must not starve the loop (see ``events.listen``)
+        return result
 
-    return await nc.subscribe(subject, queue=queue, cb=on_msg)
+    return on_msg
 
 
 async def _handle(
@@ -127,4 +146,4 @@ async def _reply(msg: Msg, result: Any) -> None:
         await msg.respond(encode(result))
 
 
-__all__ = ["NoResponders", "Refused", "RequestFailed", "request", "serve"]
+__all__ = ["NoResponders", "Refused", "RequestFailed", "request", "responder", "serve"]

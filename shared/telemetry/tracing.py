@@ -6,59 +6,108 @@ from a CLI command through the policy and the actuator to the agents it starts, 
 
 from __future__ import annotations
 
+import atexit
 import os
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind
 
+from .exporters import ExportPlan, build_exporters, export_plan
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 _TRACER_NAME = "agentscaler"
 
 _exporting = False
 """Whether this process exports spans: without an exporter, a span whose parent is known adds nothing."""
 
+EXPORT_TIMEOUT = 2.0
+"""Seconds a long-running process's OTLP exporter tries a batch (in its own thread) before dropping it."""
+CLI_EXPORT_TIMEOUT = 0.5
+"""The same for a command: shorter than the exporter's first retry pause, so that an unreachable collector
+costs a command one refused connection, not a retry."""
+SHUTDOWN_TIMEOUT = 1.0
+"""Seconds :func:`shutdown_tracing` waits for the last spans to leave: a process never hangs on a collector."""
 
-def configure_tracing(service: str) -> None:
-    """Install an SDK tracer provider, exporting spans when ``OTEL_TRACES_EXPORTER`` names an exporter
-    (``console``, or ``otlp`` when an OTLP exporter package is installed). Without one nothing is exported,
-    but every command still starts a trace whose id runs through the logs of every service it reaches."""
+
+@dataclass
+class _Tracing:
+    """This process's exporting set-up: one tracer provider per service name, all exporting alike."""
+
+    default: str = ""
+    """The process's own service (``cli``, ``run``, ``agent``...): spans outside any :func:`service_tracing`."""
+    plan: ExportPlan = field(default_factory=ExportPlan)
+    export_timeout: float = EXPORT_TIMEOUT
+    console: TextIO | None = None
+    providers: dict[str, TracerProvider] = field(default_factory=dict)
+    processors: list[SpanProcessor] = field(default_factory=list)
+
+
+_state = _Tracing()
+_service: ContextVar[str | None] = ContextVar("agentscaler_tracing_service", default=None)
+"""The service whose code runs in this context (``agentscaler run`` holds them all in one process)."""
+
+
+def configure_tracing(
+    service: str,
+    *,
+    export_timeout: float = EXPORT_TIMEOUT,
+    console: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Install an SDK tracer provider for ``service``, exporting spans as ``OTEL_TRACES_EXPORTER`` says (see
+    :mod:`.exporters`; ``console``: where console spans go without ``AGENTSCALER_TRACES_FILE``, None for
+    nowhere). Without an exporter nothing is exported, but every command still starts a trace whose id runs
+    through the logs of every service it reaches. Raises TracingConfigError for a variable it cannot use."""
+    global _exporting, _state
+    plan = export_plan(os.environ if env is None else env)
+    shutdown_tracing()
+    _state = _Tracing(default=service, plan=plan, export_timeout=export_timeout, console=console)
+    _exporting = bool(plan.exporters)
+    trace.set_tracer_provider(_provider(service))
+    atexit.unregister(shutdown_tracing)
+    if _exporting:
+        atexit.register(shutdown_tracing)
+
+
+def _provider(service: str) -> TracerProvider:
+    """``service``'s tracer provider: its own resource, its own batch processors, made once."""
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    global _exporting
-    provider = TracerProvider(resource=resource(service))
-    trace.set_tracer_provider(provider)
-    _exporting = False
-    exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
-    if exporter_name in ("", "none"):
-        return
+    provider = _state.providers.get(service)
+    if provider is None:
+        provider = TracerProvider(resource=resource(service), shutdown_on_exit=False)
+        for exporter in build_exporters(_state.plan, export_timeout=_state.export_timeout, console=_state.console):
+            processor = BatchSpanProcessor(exporter)
+            provider.add_span_processor(processor)
+            _state.processors.append(processor)
+        _state.providers[service] = provider
+    return provider
 
-    exporter: SpanExporter
-    if exporter_name == "console":
-        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-        exporter = ConsoleSpanExporter()
-    elif exporter_name == "otlp":
-        try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
-                OTLPSpanExporter,
-            )
-        except ImportError as exc:
-            raise RuntimeError(
-                "OTEL_TRACES_EXPORTER=otlp needs the OTLP exporter: pip install opentelemetry-exporter-otlp-proto-http"
-            ) from exc
-        exporter = OTLPSpanExporter()
-    else:
-        raise RuntimeError(f"unsupported OTEL_TRACES_EXPORTER={exporter_name!r}: use none, console or otlp")
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    _exporting = True
+@contextmanager
+def service_tracing(service: str) -> Iterator[None]:
+    """Spans started in this context (and the tasks it starts) are ``service``'s: resource
+    ``service.name=agentscaler-<service>``, even with other services in the same process."""
+    if _state.providers:
+        _provider(service)
+    token = _service.set(service)
+    try:
+        yield
+    finally:
+        _service.reset(token)
 
 
 @cache
@@ -70,15 +119,22 @@ def resource(service: str) -> Resource:
     return Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or f"agentscaler-{service}"})
 
 
-def shutdown_tracing() -> None:
-    provider = trace.get_tracer_provider()
-    shutdown = getattr(provider, "shutdown", None)
-    if callable(shutdown):
-        shutdown()
+def shutdown_tracing(timeout: float = SHUTDOWN_TIMEOUT) -> None:
+    """Send the spans still queued, waiting at most ``timeout`` seconds in all: an exporter still retrying
+    then (its collector down) is abandoned in its daemon thread. Idempotent."""
+    processors, _state.processors = _state.processors, []
+    deadline = time.monotonic() + timeout
+    threads = [threading.Thread(target=p.shutdown, name="span-export-shutdown", daemon=True) for p in processors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(_TRACER_NAME)
+    """The tracer of the service running in this context (see :func:`service_tracing`), else the process's."""
+    provider = _state.providers.get(_service.get() or _state.default)
+    return provider.get_tracer(_TRACER_NAME) if provider else trace.get_tracer(_TRACER_NAME)
 
 
 def inject(headers: dict[str, str] | None = None) -> dict[str, str]:

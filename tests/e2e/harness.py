@@ -27,6 +27,8 @@ FAST = {
     "AGENTSCALER_ACTUATOR_RECONCILE_INTERVAL": "0.2",
     "AGENTSCALER_ACTUATOR_MIN_UPTIME": "1",
     "AGENTSCALER_LOG_LEVEL": "info",
+    # No /metrics: many systems run side by side here (tests/e2e/test_metrics.py gives its own a free port).
+    "AGENTSCALER_METRICS_PORT": "0",
     # The example handlers, and the missing module tests/e2e/test_failures.py sets to see it reported.
     "AGENTSCALER_ACTUATOR_HANDLERS": "agentscaler.services.agent.examples.*,no_such_module_anywhere",
 }

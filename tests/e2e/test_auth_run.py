@@ -40,7 +40,7 @@ def test_run_with_auth(tmp_path: Path) -> None:
     try:
         wait_until(lambda: cli(url, keys, "viewer", "pool", "list").returncode == 0, timeout=60, what="services up")
         anonymous = cli(url, keys, None, "status")
-        assert anonymous.returncode == 1 and "Authorization Violation" in anonymous.stderr
+        assert anonymous.returncode == EXIT_DENIED and "Authorization Violation" in anonymous.stderr
         assert cli(url, keys, "admin", "pool", "set", "work", "--max-agents", "2").returncode == 0
         denied = cli(url, keys, "operator", "pool", "set", "work", "--handler", "asyncio:create_subprocess_shell")
         assert denied.returncode == EXIT_DENIED and "not permitted" in denied.stderr, denied.stderr

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from agentscaler.services.cli.exit_codes import EXIT
 from agentscaler.shared.bus.server import EmbeddedServer, free_port
 from tests.e2e.harness import System, make_pool
 
@@ -35,14 +36,18 @@ def one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: 
 def test_no_nats_server_says_where_it_looked_and_what_to_do() -> None:
     url = f"nats://127.0.0.1:{free_port()}"
     for args in (["status"], ["up", "2"], ["submit", "{}"], ["result", "x"]):
-        one_line_error(cli(*args, "--nats-url", url), 1, f"no NATS server at {url}", "agentscaler run")
+        one_line_error(
+            cli(*args, "--nats-url", url), EXIT["unavailable"], f"no NATS server at {url}", "agentscaler run"
+        )
 
 
 def test_nats_without_services_names_the_missing_service(nats_server: EmbeddedServer) -> None:
     one_line_error(
-        cli("up", "2", "--nats-url", nats_server.url), 1, "no policy service is listening on agentscaler.cmd"
+        cli("up", "2", "--nats-url", nats_server.url),
+        EXIT["unavailable"],
+        "no policy service is listening on agentscaler.cmd",
     )
-    one_line_error(cli("status", "--nats-url", nats_server.url), 1, "no monitor service is listening")
+    one_line_error(cli("status", "--nats-url", nats_server.url), EXIT["unavailable"], "no monitor service is listening")
 
 
 @pytest.mark.parametrize("bad", ["abc", "-3", "1.5", "99999999"])
@@ -52,17 +57,22 @@ def test_bad_numbers_are_usage_errors(bad: str) -> None:
 
 def test_errors_against_a_running_system(system: System) -> None:
     make_pool(system, "e2e")
-    one_line_error(system.cli("up", "2", "--pool", "ghost", check=False), 1, "unknown pool 'ghost'", "pool set ghost")
-    one_line_error(system.cli("submit", "{}", "--pool", "ghost", check=False), 1, "unknown pool 'ghost'")
-    one_line_error(system.cli("submit", "{oops", "--pool", "e2e", check=False), 1, "malformed JSON in payload")
+    not_found, usage, refused = EXIT["not_found"], EXIT["usage"], EXIT["refused"]
     one_line_error(
-        system.cli("submit", "--pool", "e2e", check=False, stdin='{"a": 1}\n{broken\n'), 1, "malformed JSON in line 2"
+        system.cli("up", "2", "--pool", "ghost", check=False), not_found, "unknown pool 'ghost'", "set ghost"
     )
-    one_line_error(system.cli("status", "--pool", "ghost", check=False), 1, "unknown pool 'ghost'")
-    one_line_error(system.cli("up", "500", "--pool", "e2e", check=False), 1, "exceeds max_agents=100")
+    one_line_error(system.cli("submit", "{}", "--pool", "ghost", check=False), not_found, "unknown pool 'ghost'")
+    one_line_error(system.cli("submit", "{oops", "--pool", "e2e", check=False), usage, "malformed JSON in payload")
+    one_line_error(
+        system.cli("submit", "--pool", "e2e", check=False, stdin='{"a": 1}\n{broken\n'),
+        usage,
+        "malformed JSON in line 2",
+    )
+    one_line_error(system.cli("status", "--pool", "ghost", check=False), not_found, "unknown pool 'ghost'")
+    one_line_error(system.cli("up", "500", "--pool", "e2e", check=False), refused, "exceeds max_agents=100")
     system.cli("up", "2", "--pool", "e2e")
-    one_line_error(system.cli("up", "1", "--pool", "e2e", check=False), 1, "use `agentscaler down 1 --pool e2e`")
-    one_line_error(system.cli("down", "3", "--pool", "e2e", check=False), 1, "use `agentscaler up 3 --pool e2e`")
+    one_line_error(system.cli("up", "1", "--pool", "e2e", check=False), usage, "use `agentscaler down 1 --pool e2e`")
+    one_line_error(system.cli("down", "3", "--pool", "e2e", check=False), usage, "use `agentscaler up 3 --pool e2e`")
     # Nothing above changed the pool.
     assert system.status("e2e")["desired"] == 2
 
@@ -115,4 +125,6 @@ def test_cli_spans_export_when_asked(system: System) -> None:
     env = system.env() | {"OTEL_TRACES_EXPORTER": "console"}
     out = cli("status", "--nats-url", system.url, env=env)
     assert out.returncode == 0
-    assert '"name": "agentscaler status"' in out.stdout and '"name": "request agentscaler.status"' in out.stdout
+    assert out.stdout.startswith("pool ")  # the status itself, with no span in it: spans go to stderr
+    spans = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
+    assert {"agentscaler status", "request agentscaler.status"} <= {span["name"] for span in spans}

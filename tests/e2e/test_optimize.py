@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agentscaler.services.cli.exit_codes import EXIT
 from tests.e2e.harness import System, make_pool, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -55,5 +56,5 @@ def test_optimize_tunes_a_pool_to_the_load_it_ran(system: System, tmp_path: Path
 
     make_pool(system, "fresh")
     result = system.cli("optimize", "--pool", "fresh", check=False)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == EXIT["refused"] and "Traceback" not in result.stderr
     assert "no recorded load for pool 'fresh'" in result.stderr and "agentscaler auto --pool fresh" in result.stderr

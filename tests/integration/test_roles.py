@@ -85,6 +85,9 @@ async def test_a_viewer_reads_but_changes_nothing(secured: Secured) -> None:
     assert (await viewer.client.status()).pools
     assert (await viewer.client.agents()).agents == []
     await viewer.client.decisions(None, time.time() - 60, 10)
+    for service in ("policy", "monitor", "registry"):  # discovery: each answers under its own role
+        info = msgspec.json.decode((await viewer.nc.request(f"$SRV.INFO.{subjects.service_name(service)}")).data)
+        assert info["endpoints"] and info["metadata"]["service"] == service
     assert viewer.violations == []
     for subject, body in (
         (subjects.COMMAND_OPERATE, b'{"type":"scale","pool":"default","direction":"up","count":5}'),
@@ -120,6 +123,8 @@ async def test_a_submitter_submits_and_reads_results_but_cannot_forge_them(secur
     await submitter.nc.publish(key, encode(forged), headers={"Nats-Expected-Last-Subject-Sequence": "0"})
     await submitter.refused(key)
     assert await submitter.client.result("default", task_id) is None
+    assert await submitter.client.attempts("default", task_id) == 0
+    waiting = asyncio.create_task(submitter.client.wait_result("default", task_id, 10))  # a KV watch
     # The agent role takes the task, writes its result and acks it.
     sub = await agent.nc.jetstream().pull_subscribe_bind(subjects.TASK_CONSUMER, subjects.task_stream("default"))
     [msg] = await sub.fetch(1, timeout=5)
@@ -128,6 +133,7 @@ async def test_a_submitter_submits_and_reads_results_but_cannot_forge_them(secur
     await msg.ack_sync()
     found = await submitter.client.result("default", task_id)
     assert found is not None and found.result == "real"
+    assert await waiting == found
     assert agent.violations == []
     # Nothing else: no commands, no queues it may read from outside its consumer.
     await submitter.nc.publish(subjects.COMMAND_READ, b'{"type":"list_pools"}')
@@ -172,6 +178,7 @@ async def test_a_submitter_limited_to_named_pools(tmp_path: Path) -> None:
         await bucket(admin.nc.jetstream(), subjects.RESULTS_BUCKET)
         assert len(await submitter.client.submit("mine", [1])) == 1
         assert await submitter.client.result("mine", "t1") is None
+        assert await submitter.client.wait_result("mine", "t1", 0.2) is None  # its pool's keys may be watched
         await submitter.nc.publish(subjects.task_subject("theirs"), b"{}")
         await submitter.refused(subjects.task_subject("theirs"))
         reading = asyncio.create_task(submitter.client.result("theirs", "t1"))
@@ -179,6 +186,10 @@ async def test_a_submitter_limited_to_named_pools(tmp_path: Path) -> None:
             f"$JS.API.DIRECT.GET.KV_{subjects.RESULTS_BUCKET}.{subjects.result_subject('theirs', 't1')}"
         )
         reading.cancel()
+        watching = asyncio.create_task(submitter.client.wait_result("theirs", "t1", 5))
+        theirs = f".$kv.{subjects.RESULTS_BUCKET}.{subjects.result_key('theirs', 't1')}"
+        await eventually(lambda: any(theirs in v.lower() for v in submitter.violations), what="watch refused")
+        watching.cancel()
     finally:
         for nc in bus.clients:
             await nc.close()

@@ -19,6 +19,7 @@ import structlog
 
 from agentscaler.services.actuator import service as actuator
 from agentscaler.services.actuator.settings import ActuatorSettings
+from agentscaler.services.cli.exit_codes import EXIT
 from agentscaler.services.registry import service as registry
 from agentscaler.services.registry.settings import RegistrySettings
 from agentscaler.shared import subjects
@@ -269,6 +270,8 @@ async def test_the_cli_connects_with_flags_and_environment(password_server: Embe
         ([], {"AGENTSCALER_CLI_USER": "alice", "AGENTSCALER_CLI_PASSWORD": PASSWORD}),
     ):
         done = await asyncio.to_thread(run_cli, "agents", "--nats-url", url, *argv, env=env)
-        assert done.returncode == 1 and "registry" in done.stderr and PASSWORD not in done.stderr, done.stderr
+        assert done.returncode == EXIT["unavailable"] and "registry" in done.stderr and PASSWORD not in done.stderr, (
+            done.stderr
+        )
     done = await asyncio.to_thread(run_cli, "agents", "--nats-url", url, "--user", "alice", env={})
-    assert done.returncode == 1 and "Authorization Violation" in done.stderr, done.stderr
+    assert done.returncode == EXIT["permission"] and "Authorization Violation" in done.stderr, done.stderr

@@ -18,6 +18,7 @@ from agentscaler.services.actuator.processes import agent_environment
 from agentscaler.services.actuator.settings import ActuatorSettings
 from agentscaler.services.agent.settings import AgentSettings
 from agentscaler.services.cli.commands import client_settings
+from agentscaler.services.cli.exit_codes import EXIT
 from agentscaler.services.cli.main import parser
 from agentscaler.shared.auth.actor import actor_from
 from agentscaler.shared.bus.context import read_context, with_context
@@ -264,12 +265,13 @@ def test_config_output_shows_secrets_as_set():
     done = cli("config", env={"AGENTSCALER_PASSWORD": SECRET, "AGENTSCALER_POLICY_TOKEN": SECRET + "tok"})
     assert done.returncode == 0
     assert SECRET not in done.stdout + done.stderr
-    assert done.stdout.count("password = <set>") == 4 and done.stdout.count("token = <set>") == 1
+    # every service's and the client commands' ([cli]) password
+    assert done.stdout.count("password = <set>") == 5 and done.stdout.count("token = <set>") == 1
 
 
 def test_an_error_hint_shows_no_url_credentials():
     done = cli("agents", "--nats-url", f"nats://bob:{SECRET}@127.0.0.1:{free_port()}")
-    assert done.returncode == 1
+    assert done.returncode == EXIT["unavailable"]
     assert "no NATS server at nats://127.0.0.1:" in done.stderr
     assert SECRET not in done.stdout + done.stderr and "bob" not in done.stderr
 

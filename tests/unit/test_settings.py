@@ -226,5 +226,6 @@ def test_run_settings_are_described():
     assert [(name, default) for name, default, _ in describe(RunSettings)] == [
         ("server_restarts", 5),
         ("server_restart_delay", 0.5),
+        ("metrics_port", 9464),
     ]
     assert all(text.strip() for _, _, text in describe(RunSettings))
