@@ -33,6 +33,16 @@ def command_subject(kind: str) -> str:
     return COMMAND
 
 
+CHAT = f"{PREFIX}.chat"
+"""Chat commands: the request body is a command line as typed in chat (``up 5 --pool x``, ``status``), the reply
+plain UTF-8 text for a chat message; served by the policy (``services/policy/chatops.py``)."""
+CHAT_OPERATE = f"{CHAT}.operate"
+"""Chat commands the operator role may send: what ``COMMAND_OPERATE`` serves, and status."""
+CHAT_READ = f"{CHAT}.read"
+"""Chat commands the viewer role may send: what ``COMMAND_READ`` serves, and status."""
+CHAT_KINDS = {CHAT_OPERATE: COMMAND_KINDS[COMMAND_OPERATE], CHAT_READ: COMMAND_KINDS[COMMAND_READ]}
+"""The command ``type``s each narrower chat subject serves (``CHAT`` serves them all), as for commands."""
+
 ACTOR_MARK = "as"
 """Commands sent as a known user go to ``<command subject>.as.<user>`` (:func:`as_actor`): under ``auth init``'s
 authorization a user may publish there under its own public key only, so the server vouches for the actor the
@@ -76,6 +86,9 @@ AGENT_EVENTS = f"{PREFIX}.evt.agent"
 """Agent lifecycle events: ``agentscaler.evt.agent.<kind>`` (spawned, exited, registered, deregistered, lost)."""
 DECISIONS = f"{PREFIX}.evt.decision"
 """Policy decisions that changed a pool's desired count: ``agentscaler.evt.decision.<pool>``."""
+POOL_EVENTS = f"{PREFIX}.evt.pool"
+"""Pool events for people: ``agentscaler.evt.pool.<kind>.<pool>``, kind ``converged`` or ``stuck`` (from the
+monitor) or ``refused`` (from the policy); each carries a one-line ``summary``."""
 OPTIMIZE_EVENTS = f"{PREFIX}.evt.optimize"
 """Progress of an optimize run: ``agentscaler.evt.optimize.<pool>``."""
 
@@ -174,6 +187,10 @@ def agent_event_subject(kind: str) -> str:
 
 def decision_subject(pool: str) -> str:
     return f"{DECISIONS}.{pool}"
+
+
+def pool_event_subject(kind: str, pool: str) -> str:
+    return f"{POOL_EVENTS}.{kind}.{pool}"
 
 
 def optimize_event_subject(pool: str) -> str:

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import hypothesis.internal.observability  # noqa: F401 - see below
 import nats
 import pytest
 from nats.aio.client import Client
@@ -15,6 +17,18 @@ from agentscaler.shared.bus.server import EmbeddedServer, free_port
 from bench.waiting import eventually
 
 __all__ = ["eventually"]
+
+# CPython 3.11's ast.parse raises "SystemError: AST constructor recursion depth mismatch" when a finalizer runs
+# Python code in the middle of it (an asyncio transport of an ended test's loop, collected by the GC). Hypothesis
+# parses source at times (lambdas in its reports; its end-of-run summary imports the module above, now imported
+# here once): the garbage of tests that run services and subprocesses is collected at their teardown instead.
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_of_io_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "unit" not in request.node.path.parts:
+        gc.collect()
 
 
 @pytest.fixture

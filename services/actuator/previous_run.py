@@ -16,6 +16,7 @@ from agentscaler.shared.bus.agents import list_agents
 from agentscaler.shared.bus.events import publish
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import AgentRecord, Exited
+from agentscaler.shared.messages.summaries import summed
 from agentscaler.shared.supervisor import wait_or_stop
 
 log = structlog.get_logger()
@@ -62,15 +63,17 @@ async def forget_previous_run(
             return 0
     gone = leftovers(listed, pools, ours)
     for record in gone:
-        event = Exited(
-            agent_id=record.agent_id,
-            pool=record.pool,
-            host=host,
-            pid=record.pid,
-            code=0,
-            drained=False,
-            at=now(),
-            reason=REASON,
+        event = summed(
+            Exited(
+                agent_id=record.agent_id,
+                pool=record.pool,
+                host=host,
+                pid=record.pid,
+                code=0,
+                drained=False,
+                at=now(),
+                reason=REASON,
+            )
         )
         await publish(nc, subjects.agent_event_subject("exited"), event, traced=False)
     if gone:

@@ -27,6 +27,7 @@ from agentscaler.shared.clock import SYSTEM_CLOCK, Clock
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.agents import AgentRecord, Exited, Lost, Spawned
 from agentscaler.shared.messages.pools import POOL_DEFAULTS, DesiredState, PoolConfig
+from agentscaler.shared.messages.summaries import summed
 from agentscaler.shared.telemetry.tracing import current_traceparent, parent_from_traceparent, span
 
 from .agentcreds import AgentCredentials
@@ -263,7 +264,7 @@ class Actuator:
                 await publish(
                     self.nc,
                     subjects.agent_event_subject("spawned"),
-                    Spawned(agent_id=proc.agent_id, pool=pool, host=self.settings.host, pid=proc.pid, at=now),
+                    summed(Spawned(agent_id=proc.agent_id, pool=pool, host=self.settings.host, pid=proc.pid, at=now)),
                     traced=False,
                 )
             log.info("started agents", count=len(started), desired=state.desired)
@@ -420,14 +421,16 @@ class Actuator:
                 await publish(
                     self.nc,
                     subjects.agent_event_subject("exited"),
-                    Exited(
-                        agent_id=agent_id,
-                        pool=proc.pool,
-                        host=self.settings.host,
-                        pid=proc.pid,
-                        code=code,
-                        drained=drained,
-                        at=now,
+                    summed(
+                        Exited(
+                            agent_id=agent_id,
+                            pool=proc.pool,
+                            host=self.settings.host,
+                            pid=proc.pid,
+                            code=code,
+                            drained=drained,
+                            at=now,
+                        )
                     ),
                 )
 

@@ -31,6 +31,7 @@ from agentscaler.shared.messages.decisions import DecisionEvent
 from agentscaler.shared.messages.hosts import ActuatorInfo, Cordon
 from agentscaler.shared.messages.leases import LEASED_SERVICES, LeaseRecord
 from agentscaler.shared.messages.optimize import Optimized
+from agentscaler.shared.messages.pool_events import converged, stuck
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import (
     AgentCounts,
@@ -46,6 +47,7 @@ from agentscaler.shared.supervisor import wait_or_stop
 
 from .arrivals import Arrivals
 from .cluster import cluster_view
+from .converged import ConvergeTracker
 from .cost import pool_cost
 from .host import HostBook, HostSampler
 from .impact import Changes, impact
@@ -83,6 +85,8 @@ class Monitor:
         self.decisions: dict[str, DecisionEvent | None] = {}
         """Each pool's latest decision; None when the history has none."""
         self.latest: Snapshot | None = None
+        self.converging = ConvergeTracker(settings.stuck_after)
+        """Whether each pool reached its desired count since it last changed (pool events)."""
         self.actuators: dict[str, ActuatorInfo] = {}
         """Each host's actuator entry: its allow-lists and the problems of the pools it runs."""
         self.leases: dict[str, LeaseRecord] = {}
@@ -207,6 +211,26 @@ class Monitor:
         """The periodic snapshot, the one that moves the books on: kept for status replies, and published."""
         self.latest = await self.snapshot(time.time(), advance=True)
         await publish(self.nc, subjects.snapshot_subject(self.settings.host), self.latest, traced=False)
+        await self._pool_events(self.latest)
+
+    async def _pool_events(self, snapshot: Snapshot) -> None:
+        """Publish the pools that reached their desired count, or have not in time, since it changed. The agent
+        counts are the whole fleet's (the registry's): of several monitors, the first host by name reports."""
+        self.converging.forget_others({p.name for p in snapshot.pools})
+        hosts = self.hosts.fresh(snapshot.host, time.monotonic())
+        if hosts[0].host != self.settings.host:
+            return
+        for pool in snapshot.pools:
+            seen = self.converging.observe(pool.name, pool.desired, pool.agents, snapshot.at)
+            if seen is None:
+                continue
+            kind, seconds = seen
+            if kind == "converged":
+                event: object = converged(pool.name, pool.desired, seconds, snapshot.at)
+            else:
+                event = stuck(pool.name, pool.desired, pool.agents, seconds, snapshot.at)
+            log.info("pool event", kind=kind, pool=pool.name, desired=pool.desired, seconds=round(seconds, 1))
+            await publish(self.nc, subjects.pool_event_subject(kind, pool.name), event)
 
     async def snapshot(self, now: float, advance: bool = False) -> Snapshot:
         """The host's and every pool's figures at ``now``. Only the periodic snapshot (``advance``) samples the

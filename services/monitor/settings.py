@@ -29,3 +29,7 @@ class MonitorSettings(CommonSettings, frozen=True, kw_only=True):
         float,
         msgspec.Meta(ge=0, le=100, description="seconds after a change before its after-window starts"),
     ] = 5.0
+    stuck_after: Annotated[
+        float,
+        msgspec.Meta(gt=0, description="seconds after a change of a pool's desired count before it is reported stuck"),
+    ] = 120.0

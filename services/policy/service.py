@@ -38,14 +38,17 @@ from agentscaler.shared.messages.commands import (
 from agentscaler.shared.messages.decisions import DecisionEvent, Observation
 from agentscaler.shared.messages.hosts import Cordon
 from agentscaler.shared.messages.optimize import Optimize, Optimized
+from agentscaler.shared.messages.pool_events import refused
 from agentscaler.shared.messages.pools import DEFAULT_POOL, AutoConfig, DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import PoolSnapshot, Snapshot
+from agentscaler.shared.messages.summaries import summed
 from agentscaler.shared.numbers import MIB
 from agentscaler.shared.subjects import InvalidName, check_name
 from agentscaler.shared.telemetry.tracing import current_traceparent
 
 from .audit import CommandAudit, load_actor_names
 from .autopilot import Autopilot, View
+from .chatops import ChatOps
 from .core.auto import AutoDecision
 from .core.capacity import capacity
 from .core.decide import Decision, decide
@@ -128,6 +131,7 @@ class PolicyService:
                 await service.serve(
                     served, kind, reply, handler, queue="policy", context=_command_ctx, record=audit.record
                 )
+        await ChatOps(self.nc, self._on_command, audit.record).serve(service, queue="policy")
         await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
         log.info("policy ready")
 
@@ -147,7 +151,11 @@ class PolicyService:
         _check_consistent(cmd)
         async with self.lock:
             if isinstance(cmd, Scale):
-                return await self._scale(cmd)
+                try:
+                    return await self._scale(cmd)
+                except Refused as exc:
+                    await self._tell_refused(cmd, exc)
+                    raise
             if isinstance(cmd, SetPool):
                 await self._check_allowed(cmd.config)
                 return await self._set_pool(cmd.config)
@@ -157,7 +165,15 @@ class PolicyService:
                 return await self._hold(cmd)
             if isinstance(cmd, GetPool):
                 return await self._info(await self._config(cmd.pool))
-            return PoolList(pools=[await self._info(await self._config(name)) for name in await self.store.names()])
+            pools = [await self._info(await self._config(name)) for name in await self.store.names()]
+            return summed(PoolList(pools=pools))
+
+    async def _tell_refused(self, cmd: Scale, exc: Refused) -> None:
+        """Publish a refused scale-up for people (``agentscaler.evt.pool.refused.<pool>``)."""
+        if exc.code == "refused" and cmd.direction == "up":
+            actor = actor_of_subject(request_subject.get())
+            event = refused(cmd.pool, cmd.count, exc.message, actor, self.clock.now())
+            await publish(self.nc, subjects.pool_event_subject("refused", cmd.pool), event)
 
     async def _config(self, pool: str) -> PoolConfig:
         try:
@@ -176,7 +192,7 @@ class PolicyService:
 
     async def _info(self, config: PoolConfig) -> PoolInfo:
         state, _ = await self.store.state(config.name)
-        return PoolInfo(config=config, state=state)
+        return summed(PoolInfo(config=config, state=state))
 
     async def _scale(self, cmd: Scale) -> Scaled:
         config = await self._config(cmd.pool)
@@ -185,13 +201,13 @@ class PolicyService:
         try:
             desired, note = plan_scale(cmd, config, state, cap)
         except ScaleRefused as exc:
-            raise Refused(exc.code, exc.message) from None
+            raise Refused(exc.code, exc.message, exc.summary) from None
         if desired != state.desired:
             reason = f"{cmd.direction} {desired} requested"
             decision = Decision(cmd.pool, state.desired, desired, f"manual.{cmd.direction}", reason)
             await self._apply(config, decision, msgspec.structs.replace(state, desired=desired), revision, "command")
         log.info("scale command", direction=cmd.direction, previous=state.desired, desired=desired)
-        return Scaled(pool=cmd.pool, previous=state.desired, desired=desired, note=note)
+        return summed(Scaled(pool=cmd.pool, previous=state.desired, desired=desired, note=note))
 
     def _room_for(self, cmd: Scale, config: PoolConfig) -> list[Snapshot]:
         """The snapshots of the hosts that may take more of the pool's agents (all hosts when no actuator is
@@ -384,7 +400,7 @@ class PolicyService:
             )
         held = "none" if cmd.action == "uncordon" else "draining" if cmd.action == "drain" else "cordoned"
         log.info("host held", host=cmd.host, action=cmd.action, shares=shares)
-        return HostHeld(host=cmd.host, held=held, shares=shares, note=note)
+        return summed(HostHeld(host=cmd.host, held=held, shares=shares, note=note))
 
     async def _place_again(
         self, config: PoolConfig, state: DesiredState, revision: int, rebalance: bool = True
@@ -477,6 +493,7 @@ class PolicyService:
             inputs=inputs,
             actor=actor_of_subject(request_subject.get()) if trigger in COMMAND_TRIGGERS else "",
         )
+        event = summed(event)
         await publish(self.nc, subjects.decision_subject(decision.pool), event)
 
 
@@ -491,7 +508,7 @@ def _check_consistent(cmd: Command) -> None:
     try:
         check_auto(pool, auto)
     except ScaleRefused as exc:
-        raise Refused(exc.code, exc.message) from None
+        raise Refused(exc.code, exc.message, exc.summary) from None
 
 
 def _command_ctx(cmd: Command | Optimize) -> dict[str, str]:

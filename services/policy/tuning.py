@@ -21,6 +21,7 @@ from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.messages.decisions import DemandSample
 from agentscaler.shared.messages.optimize import Optimize, Optimized, OptimizeProgress
 from agentscaler.shared.messages.pools import PoolConfig
+from agentscaler.shared.messages.summaries import summed
 
 from . import workers
 from .settings import PolicySettings
@@ -99,6 +100,7 @@ class Tuner:
             front=search.front(),
             note=search.note(),
         )
+        report = summed(report)
         log.info("optimized", pool=config.name, evaluated=report.evaluated, seconds=report.seconds, note=report.note)
         return report
 

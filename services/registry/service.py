@@ -32,6 +32,7 @@ from agentscaler.shared.messages.agents import (
     Registered,
     Spawned,
 )
+from agentscaler.shared.messages.summaries import summed
 from agentscaler.shared.supervisor import wait_or_stop
 
 from .persist import Persister
@@ -132,7 +133,7 @@ class Registry:
 
     async def _emit(self, events: list[Event]) -> None:
         assert self.persist is not None
-        for event in events:
+        for event in map(summed, events):
             agent = event.agent
             with structlog.contextvars.bound_contextvars(agent=agent.agent_id, pool=agent.pool):
                 if isinstance(event, Registered):

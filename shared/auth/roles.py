@@ -124,7 +124,7 @@ ANY_POOL = "*"
 AGENT_EVENT = s.agent_event_subject
 HISTORY_READ = stream_read(s.HISTORY_STREAM)
 AUDIT_READ = stream_read(s.AUDIT_STREAM)
-COMMAND_SUBJECTS = (s.COMMAND, s.COMMAND_OPERATE, s.COMMAND_READ, s.OPTIMIZE)
+COMMAND_SUBJECTS = (s.COMMAND, s.COMMAND_OPERATE, s.COMMAND_READ, s.OPTIMIZE, s.CHAT, s.CHAT_OPERATE, s.CHAT_READ)
 
 
 def _task_streams(pools: Sequence[str]) -> list[str]:
@@ -141,6 +141,7 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
         s.STATUS,
         s.REGISTRY_QUERY,
         as_user(s.COMMAND_READ),
+        as_user(s.CHAT_READ),
         *HISTORY_READ,
         *AUDIT_READ,
         *kv_get(s.RESULTS_BUCKET),
@@ -154,7 +155,7 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
         Role(
             "operator",
             "scale, auto/manual, optimize, status, agents, history, results; not pool definitions",
-            (as_user(s.COMMAND_OPERATE), as_user(s.OPTIMIZE), *viewer_pub),
+            (as_user(s.COMMAND_OPERATE), as_user(s.CHAT_OPERATE), as_user(s.OPTIMIZE), *viewer_pub),
             tuple(viewer_sub),
         ),
         Role(
@@ -178,6 +179,8 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
                 s.decision_subject("*"),
                 s.history_subject("*"),
                 s.optimize_event_subject("*"),
+                s.pool_event_subject("refused", "*"),
+                s.STATUS,  # the chat endpoint's status replies
                 s.audit_subject("command"),
                 violations_of("policy"),
                 f"{JS}.STREAM.INFO.*",
@@ -207,6 +210,8 @@ def roles(pools: Sequence[str] = ()) -> dict[str, Role]:
             "the monitor service: snapshots and status",
             (
                 s.snapshot_subject("*"),
+                s.pool_event_subject("converged", "*"),
+                s.pool_event_subject("stuck", "*"),
                 s.REGISTRY_QUERY,
                 violations_of("monitor"),
                 f"{JS}.STREAM.NAMES",  # to find the results bucket's stream by subject

@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, StatusCode, get_current_span
 from ..codec import BadMessage, decode, encode
 from ..errors import NoResponders, RequestFailed, RequestTimedOut
 from ..messages.commands import Error
+from ..messages.summaries import plain
 from ..telemetry.tracing import inject, span
 
 log = structlog.get_logger()
@@ -41,12 +42,14 @@ class _Probe(msgspec.Struct):
 
 
 class Refused(Exception):
-    """Raised by a request handler to answer with an :class:`Error` reply of ``code``."""
+    """Raised by a request handler to answer with an :class:`Error` reply of ``code``. ``summary`` is the
+    plain line for people (default: ``message`` without its trailing CLI advice, see :func:`plain`)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, summary: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.summary = summary or plain(message)
 
 
 async def request(
@@ -108,7 +111,7 @@ def responder(
                 req = decode(request_type, msg.data)
             except BadMessage as exc:
                 log.warning("bad request", subject=msg.subject, error=str(exc))
-                result = Error(code="bad_request", message=str(exc))
+                result = Error(code="bad_request", message=str(exc), summary=plain(exc.problem))
             if result is None:
                 result = await _handle(msg, req, handler, context)
             if record is not None:
@@ -132,11 +135,14 @@ async def _handle(
                 return await handler(req)
             except Refused as exc:
                 log.info("request refused", subject=msg.subject, code=exc.code, reason=exc.message)
-                return Error(code=exc.code, message=exc.message)  # type: ignore[arg-type]
+                return Error(code=exc.code, message=exc.message, summary=exc.summary)  # type: ignore[arg-type]
             except Exception as exc:
                 log.exception("request failed", subject=msg.subject)
                 get_current_span().set_status(StatusCode.ERROR, str(exc))
-                return Error(code="internal", message=f"{type(exc).__name__}: {exc}")
+                summary = (
+                    f"the service failed on this request: {exc}" if str(exc) else "the service failed on this request"
+                )
+                return Error(code="internal", message=f"{type(exc).__name__}: {exc}", summary=summary)
     finally:
         request_subject.reset(token)
 

@@ -113,6 +113,8 @@ class Spawned(Tagged, frozen=True, kw_only=True, tag="spawned"):
     host: str
     pid: int
     at: float
+    summary: str = ""
+    """One line for people (e.g. a chat bridge relays it); machines read the other fields."""
 
 
 class Exited(Tagged, frozen=True, kw_only=True, tag="exited"):
@@ -129,14 +131,20 @@ class Exited(Tagged, frozen=True, kw_only=True, tag="exited"):
     reason: str = ""
     """Set when the actuator did not reap the process itself, and why it is gone anyway (an agent of the
     actuator's previous run, which ended with it); ``code`` is then 0, as it is not known."""
+    summary: str = ""
+    """One line for people (e.g. a chat bridge relays it); machines read the other fields."""
 
 
 class Registered(Tagged, frozen=True, kw_only=True, tag="registered"):
     agent: AgentRecord
+    summary: str = ""
+    """One line for people (e.g. a chat bridge relays it); machines read the other fields."""
 
 
 class Deregistered(Tagged, frozen=True, kw_only=True, tag="deregistered"):
     agent: AgentRecord
+    summary: str = ""
+    """One line for people (e.g. a chat bridge relays it); machines read the other fields."""
 
 
 class Lost(Tagged, frozen=True, kw_only=True, tag="lost"):
@@ -144,6 +152,8 @@ class Lost(Tagged, frozen=True, kw_only=True, tag="lost"):
 
     agent: AgentRecord
     reason: str
+    summary: str = ""
+    """One line for people (e.g. a chat bridge relays it); machines read the other fields."""
 
 
 AgentEvent = Spawned | Exited | Registered | Deregistered | Lost

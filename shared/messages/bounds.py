@@ -66,7 +66,7 @@ def _describe(kind: mi.Type) -> str:
     if isinstance(kind, mi.IntType | mi.FloatType):
         word = "integer" if isinstance(kind, mi.IntType) else "number"
         if kind.ge is not None and kind.le is not None:
-            return f"{word} from {_number(kind.ge)} to {_number(kind.le)}"
+            return f"{word} from {number_text(kind.ge)} to {number_text(kind.le)}"
         low = _bound(kind.ge, ">=") or _bound(kind.gt, ">")
         high = _bound(kind.le, "<=") or _bound(kind.lt, "<")
         return f"{word} {low} and {high}" if low and high else f"{word} {low or high}" if low or high else ""
@@ -84,10 +84,11 @@ def _describe(kind: mi.Type) -> str:
 
 
 def _bound(value: float | None, op: str) -> str:
-    return "" if value is None else f"{op} {_number(value)}"
+    return "" if value is None else f"{op} {number_text(value)}"
 
 
-def _number(value: float) -> str:
+def number_text(value: float) -> str:
+    """A bound as people write it: ``1000000``, not ``1e+06``; ``0.5`` stays."""
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 

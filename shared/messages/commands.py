@@ -63,15 +63,21 @@ class Scaled(Tagged, frozen=True, kw_only=True, tag="scaled"):
     previous: int
     desired: int
     note: str = ""
+    summary: str = ""
+    """One line for people (e.g. a chat bridge relays it); machines read the other fields."""
 
 
 class PoolInfo(Tagged, frozen=True, kw_only=True, tag="pool_info"):
     config: PoolConfig
     state: DesiredState
+    summary: str = ""
+    """One line for people (e.g. a chat bridge relays it); machines read the other fields."""
 
 
 class PoolList(Tagged, frozen=True, kw_only=True, tag="pool_list"):
     pools: list[PoolInfo]
+    summary: str = ""
+    """One line for people (e.g. a chat bridge relays it); machines read the other fields."""
 
 
 class HostHeld(Tagged, frozen=True, kw_only=True, tag="host_held"):
@@ -81,6 +87,8 @@ class HostHeld(Tagged, frozen=True, kw_only=True, tag="host_held"):
     held: Literal["cordoned", "draining", "none"]
     shares: dict[str, int] = {}
     note: str = ""
+    summary: str = ""
+    """One line for people (e.g. a chat bridge relays it); machines read the other fields."""
 
 
 class Error(Tagged, frozen=True, kw_only=True, tag="error"):
@@ -89,6 +97,9 @@ class Error(Tagged, frozen=True, kw_only=True, tag="error"):
 
     code: Literal["bad_request", "unknown_pool", "refused", "conflict", "too_little_history", "internal"]
     message: str
+    summary: str = ""
+    """What was wrong, plainly, for people who are not at a shell (a chat bridge relays it): ``message``
+    without its CLI advice, backticks or type names."""
 
 
 CommandReply = Scaled | PoolInfo | PoolList | HostHeld | Error

@@ -76,6 +76,8 @@ class DecisionEvent(Message, frozen=True, kw_only=True):
     actor: str = ""
     """Who sent the command that made it (as in the audit record; empty for the policy's own decisions and
     for commands sent on bare subjects)."""
+    summary: str = ""
+    """One line for people (e.g. a chat bridge relays it); machines read the other fields."""
 
 
 class DemandSample(Message, frozen=True, kw_only=True):

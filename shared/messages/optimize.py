@@ -104,3 +104,5 @@ class Optimized(Tagged, frozen=True, kw_only=True, tag="optimized"):
     """The outcome in words."""
     applied: bool = False
     """Whether the recommended settings were stored with the pool."""
+    summary: str = ""
+    """One line for people (e.g. a chat bridge relays it); machines read the other fields."""

@@ -171,6 +171,9 @@ class Bus:
         reply = json.loads(future.result(30).data)
         if isinstance(reply, dict) and reply.get("type") == "error":
             assert reply["code"] in REFUSALS, f"{subject} {data[:300]!r} -> {reply}"
+            said = reply["summary"]  # the plain line for people: no backticks, CLI advice or Python type names
+            assert said and "`" not in said and "agentscaler " not in said and "msgspec" not in said, reply
+            assert "commands." not in reply["message"] and "Expected `" not in reply["message"], reply
         return reply
 
     def publish(self, subject: str, data: bytes) -> None:

@@ -18,7 +18,7 @@ from agentscaler.shared.bus.rpc import request
 from agentscaler.shared.bus.server import EmbeddedServer
 from agentscaler.shared.codec import decode, encode
 from agentscaler.shared.errors import RequestFailed
-from agentscaler.shared.messages.commands import CommandReply, GetPool, PoolInfo, Scale, Scaled, SetPool
+from agentscaler.shared.messages.commands import CommandReply, Error, GetPool, PoolInfo, Scale, Scaled, SetPool
 from agentscaler.shared.messages.decisions import DecisionEvent
 from agentscaler.shared.messages.pools import DesiredState, PoolConfig
 from agentscaler.shared.messages.snapshots import (
@@ -79,6 +79,7 @@ async def policy_up(nats_server: EmbeddedServer, nc: Client):  # type: ignore[no
 async def test_default_pool_and_its_task_queue(policy_up: None, nc: Client) -> None:
     info = await command(nc, GetPool(pool="default"))
     assert isinstance(info, PoolInfo) and info.state.desired == 0 and info.state.mode == "manual"
+    assert info.summary == "pool default (manual): desired 0 agents, at most 100"
     consumer = await nc.jetstream().consumer_info(subjects.task_stream("default"), subjects.TASK_CONSUMER)
     assert consumer.config.max_waiting >= 2000 and consumer.config.max_ack_pending >= 2000
     assert consumer.config.max_waiting == consumer.config.max_ack_pending == AGENT_CAPACITY
@@ -94,10 +95,11 @@ async def test_up_and_down_set_the_desired_count(policy_up: None, nc: Client) ->
 
     await nc.subscribe(subjects.decision_subject("default"), cb=on_decision)
     up = await scale(nc, "up", 5)
-    assert (up.previous, up.desired) == (0, 5)
+    assert (up.previous, up.desired, up.summary) == (0, 5, "pool default: desired 5 agents (was 0)")
     assert await desired(nc) == 5
     event = await asyncio.wait_for(decisions.get(), 5)
     assert (event.previous, event.desired, event.rule, event.trigger) == (0, 5, "manual.up", "command")
+    assert event.summary == "pool default scaled up from 0 to 5 agents: up 5 requested"
     same = await scale(nc, "up", 5)
     assert (same.previous, same.desired) == (5, 5)
     down = await scale(nc, "down", 0)
@@ -162,25 +164,38 @@ async def test_unknown_pool_and_bad_names(policy_up: None, nc: Client) -> None:
     with pytest.raises(RequestFailed) as err:
         await scale(nc, "up", 1, pool="nope")
     assert err.value.code == "unknown_pool" and "known: default" in str(err.value)
+    reply = decode(
+        Error, (await nc.request(subjects.COMMAND, encode(Scale(pool="nope", direction="up", count=1)))).data
+    )
+    assert (reply.summary, reply.message) == (
+        "unknown pool 'nope' (known: default)",
+        "unknown pool 'nope' (known: default); create it with `agentscaler pool set nope --handler module:function`",
+    )
     with pytest.raises(RequestFailed) as err:
         await scale(nc, "up", 1, pool="bad.name")
     assert err.value.code == "bad_request" and "invalid pool name" in str(err.value)
 
 
 @pytest.mark.parametrize(
-    ("payload", "words"),
+    ("payload", "words", "summary"),
     [
-        (b"{oops", "malformed JSON"),
-        (b'{"type": "explode"}', "invalid"),
-        (b'{"type": "scale", "direction": "up", "count": -1}', "invalid"),
-        (b'{"type": "scale", "direction": "sideways", "count": 1}', "invalid"),
-        (b'{"type": "scale", "direction": "up", "count": "ten"}', "invalid"),
+        (b"{oops", "malformed JSON for Command", "the body is not valid JSON ("),
+        (b'{"type": "explode"}', "invalid Command", 'unknown command type "explode": use one of scale, set_pool,'),
+        (b'{"type": "scale", "direction": "up", "count": -1}', "invalid Command",
+         "count must be an integer from 0 to 1000000 (got -1)"),
+        (b'{"type": "scale", "direction": "sideways", "count": 1}', "invalid Command",
+         'direction must be one of down, up (got "sideways")'),
+        (b'{"type": "scale", "direction": "up", "count": "ten"}', "invalid Command",
+         'count must be an integer from 0 to 1000000 (got "ten")'),
     ],
-)
-async def test_malformed_commands_get_error_replies(policy_up: None, nc: Client, payload: bytes, words: str) -> None:
+)  # fmt: skip
+async def test_malformed_commands_get_error_replies(
+    policy_up: None, nc: Client, payload: bytes, words: str, summary: str
+) -> None:
     reply = await nc.request(subjects.COMMAND, payload, timeout=5)
     assert b'"type":"error"' in reply.data and b"bad_request" in reply.data
     assert words.encode() in reply.data
+    assert decode(Error, reply.data).summary.startswith(summary)
     assert (await scale(nc, "up", 1)).desired == 1
 
 

@@ -18,6 +18,7 @@ from agentscaler.shared.codec import decode
 from agentscaler.shared.messages.agents import AgentList, Deregister, Heartbeat, Register
 from agentscaler.shared.messages.base import API_VERSION, Tagged
 from agentscaler.shared.messages.decisions import DecisionEvent
+from agentscaler.shared.messages.pool_events import PoolConverged, PoolRefused, PoolStuck
 from agentscaler.shared.messages.schema import COMMAND, stale
 from agentscaler.shared.messages.snapshots import Snapshot
 from agentscaler.shared.messages.tasks import TaskResult
@@ -30,6 +31,7 @@ HEADING_TYPES: dict[str, tuple[type, ...]] = {
     "### `agentscaler.agent.register` and `agentscaler.agent.deregister`": (Register, Deregister),
     "### `agentscaler.agent.hb.<pool>`": (Heartbeat,),
     "### `agentscaler.evt.decision.<pool>`": (DecisionEvent,),
+    "### `agentscaler.evt.pool.<kind>.<pool>`": (PoolConverged, PoolStuck, PoolRefused),
     "### Results": (TaskResult,),
 }
 """The messages an example without a ``type`` tag may show, by the heading (its start) it is under."""

@@ -97,6 +97,8 @@ def test_plan_scale_refuses(direction, n, current, max_agents, fit, code, needle
     assert str(info.value) == info.value.message
     for needle in needles:
         assert mentions(info.value.message, needle), (needle, info.value.message)
+    said = info.value.summary  # the plain line for people: what is wrong, no CLI advice
+    assert said.startswith("pool p") and mentions(said, str(n)) and "`" not in said and "agentscaler" not in said
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,14 @@ from .capacity import Capacity
 
 
 class ScaleRefused(Exception):
-    """The command cannot be applied; ``code`` is the error reply's code, the message says what to do."""
+    """The command cannot be applied; ``code`` is the error reply's code, the message says what to do,
+    ``summary`` (when set) says what is wrong plainly, without CLI advice."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, summary: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.summary = summary
 
 
 def check_auto(pool: str, auto: AutoConfig) -> None:
@@ -43,18 +45,21 @@ def plan_scale(cmd: Scale, pool: PoolConfig, state: DesiredState, cap: Capacity 
             "bad_request",
             f"up {n} is below the desired count {current} of pool {pool.name!r}; "
             f"use `agentscaler down {n} --pool {pool.name}` to scale down",
+            f"pool {pool.name} wants {current} agents already: {n} would be a scale down",
         )
     if cmd.direction == "down" and n > current:
         raise ScaleRefused(
             "bad_request",
             f"down {n} is above the desired count {current} of pool {pool.name!r}; "
             f"use `agentscaler up {n} --pool {pool.name}` to scale up",
+            f"pool {pool.name} wants {current} agents: {n} would be a scale up",
         )
     if n > pool.max_agents:
         raise ScaleRefused(
             "refused",
             f"{n} agents exceeds max_agents={pool.max_agents} of pool {pool.name!r}; "
             f"raise it with `agentscaler pool set {pool.name} --max-agents {n}`",
+            f"pool {pool.name} may have at most {pool.max_agents} agents, not {n}",
         )
     more = n - current
     if more > 0 and cap is not None and more > cap.agents_fit:
@@ -62,6 +67,8 @@ def plan_scale(cmd: Scale, pool: PoolConfig, state: DesiredState, cap: Capacity 
             "refused",
             f"{n} agents needs {more} more but {cap.explain()}; "
             f"at most `agentscaler up {current + cap.agents_fit} --pool {pool.name}`",
+            f"pool {pool.name}: {n} agents need {more} more but {cap.explain()}; "
+            f"at most {current + cap.agents_fit} fit",
         )
     note = (
         ""
