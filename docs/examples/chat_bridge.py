@@ -62,8 +62,10 @@ async def handle(nc: Client, subject: str, reader: asyncio.StreamReader, writer:
     writer.close()
 
 
-async def main(url: str, host: str, port: int, subject: str) -> None:
-    nc = await nats.connect(url)
+async def main(url: str, host: str, port: int, subject: str, creds: str | None) -> None:
+    # On a secured bus the bridge is a user of its own (e.g. `agentscaler auth init`'s viewer or operator .creds)
+    # and sends on `<subject>.as.<its key>`: see docs/operations.md#chat.
+    nc = await nats.connect(url, user_credentials=creds)
     server = await asyncio.start_server(lambda r, w: handle(nc, subject, r, w), host, port)
     print(f"listening on http://{host}:{server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
@@ -76,5 +78,6 @@ if __name__ == "__main__":
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free one)")
     parser.add_argument("--subject", default="agentscaler.chat", help="the chat subject to send on")
+    parser.add_argument("--creds", help="NATS .creds file of the bridge's user (on a secured bus)")
     args = parser.parse_args()
-    asyncio.run(main(args.nats, args.host, args.port, args.subject))
+    asyncio.run(main(args.nats, args.host, args.port, args.subject, args.creds))

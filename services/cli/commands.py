@@ -51,7 +51,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from . import demo
 
-        return demo.main(Path(args.data_dir) if args.data_dir else None, args.speed)
+        return demo.main(Path(args.data_dir) if args.data_dir else None, args.speed, as_json=args.json)
     if args.command == "config":
         return _config(args)
     if args.command == "auth":

@@ -11,6 +11,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import msgspec
+
 from agentscaler.shared.bus.server import EmbeddedServer, free_port
 from agentscaler.shared.errors import AgentscalerError
 from agentscaler.shared.messages.pools import DEFAULT_POOL, PoolConfig
@@ -119,7 +121,7 @@ async def _wait_for_policy(url: str, stop: asyncio.Event) -> None:
             await asyncio.sleep(0.3)
 
 
-async def _demo(url: str, speed: float, data_dir: Path) -> int:
+async def _demo(url: str, speed: float, data_dir: Path, as_json: bool = False) -> int:
     stop = asyncio.Event()
     stop_on_signals(stop)
     # The script's steps are seconds apart: compare the figures around each change over a matching span.
@@ -144,6 +146,12 @@ async def _demo(url: str, speed: float, data_dir: Path) -> int:
             except AgentscalerError as exc:
                 script.say(f"status unavailable: {exc}")
             else:
+                if as_json:  # a line a frame: the snapshot and the script's lines since the last one
+                    frame_json = {"status": msgspec.to_builtins(snap), "script": script.log[shown:]}
+                    shown = len(script.log)
+                    print(msgspec.json.encode(frame_json).decode(), flush=True)
+                    await wait_or_stop(stop, 1.0)
+                    continue
                 frame = "\n".join(
                     [
                         "agentscaler demo  (Ctrl-C to stop; logs in " + str(data_dir) + ")",
@@ -160,14 +168,17 @@ async def _demo(url: str, speed: float, data_dir: Path) -> int:
     code = await services
     # The script's last lines may come after the last frame: a terminal shows the outcome, other output every
     # line not printed yet.
-    print("\n".join(script.log[-1:] if tty else script.log[shown:]))
+    if as_json:
+        print(msgspec.json.encode({"script": script.log[shown:], "done": script.done}).decode())
+    else:
+        print("\n".join(script.log[-1:] if tty else script.log[shown:]))
     if not script.done:
-        print("demo stopped early; every agent was drained")
+        print("demo stopped early; every agent was drained", file=sys.stderr if as_json else sys.stdout)
         return 130 if code == 0 else 1
     return code
 
 
-def main(data_dir: Path | None, speed: float) -> int:
+def main(data_dir: Path | None, speed: float, as_json: bool = False) -> int:
     temporary = data_dir is None
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="agentscaler-demo-"))
     log = open(data_dir / "agentscaler.log", "a", buffering=1)  # noqa: SIM115
@@ -175,7 +186,7 @@ def main(data_dir: Path | None, speed: float) -> int:
     server = EmbeddedServer(data_dir, port=free_port())
     try:
         server.start()
-        return asyncio.run(_demo(server.url, speed, data_dir))
+        return asyncio.run(_demo(server.url, speed, data_dir, as_json))
     finally:
         server.stop()
         log.close()

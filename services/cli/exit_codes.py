@@ -25,7 +25,7 @@ EXIT: dict[ErrorClass, int] = {
     "failed": 1,  # a task that failed, a pool the hosts cannot run, any other error
     "usage": 2,  # what argparse exits with; also bad input the command found (malformed JSON, bad settings)
     "refused": 3,  # the policy understood the command and declined it
-    "not_found": 4,  # unknown pool
+    "not_found": 4,  # unknown pool or host
     "unavailable": 69,  # sysexits EX_UNAVAILABLE: no NATS server, or no service listening
     "internal": 70,  # sysexits EX_SOFTWARE: a service failed handling the command
     "timeout": 75,  # sysexits EX_TEMPFAIL: what was waited for did not happen in time; try again
@@ -36,6 +36,7 @@ EXIT: dict[ErrorClass, int] = {
 POLICY_CODES: dict[str, ErrorClass] = {
     "bad_request": "usage",
     "unknown_pool": "not_found",
+    "unknown_host": "not_found",
     "refused": "refused",
     "conflict": "refused",
     "too_little_history": "refused",

@@ -45,6 +45,9 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, metavar=metavar, help=text)
 
 
+LONG_RUNNING_JSON = "an error that stops it as JSON on stdout (its log lines on stderr are JSON already)"
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -66,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run an embedded NATS server and all services")
+    run.add_argument("--json", action="store_true", help=LONG_RUNNING_JSON)
     run.add_argument("--nats-url", default=os.environ.get("AGENTSCALER_NATS_URL"), help="use this NATS server instead")
     add_connection_flags(run)
     run.add_argument(
@@ -116,6 +120,7 @@ def parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run one service against a running NATS server")
     serve.add_argument("service", choices=["monitor", "policy", "actuator", "registry"])
+    serve.add_argument("--json", action="store_true", help=LONG_RUNNING_JSON)
     serve.add_argument("--nats-url", help=f"NATS server URL (default: from settings, else {DEFAULT_NATS_URL})")
     add_connection_flags(serve)
     serve.add_argument("--config", help="TOML settings file (also $AGENTSCALER_CONFIG)")
@@ -237,6 +242,9 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run everything with a synthetic workload and a live status view")
     demo.add_argument("--data-dir", help="keep the demo's data here (default: a temporary directory)")
     demo.add_argument("--speed", type=positive, default=1.0, help="run the script faster (default: %(default)s)")
+    demo.add_argument(
+        "--json", action="store_true", help="instead of the live view, a JSON line a second: the status and the script"
+    )
 
     sub.add_parser(
         "config",

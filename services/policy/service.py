@@ -370,7 +370,7 @@ class PolicyService:
         known = {info.host for info in self.placer.live()} | set(self.placer.cordons) | set(self.snapshots)
         if cmd.host not in known:
             raise Refused(
-                "bad_request",
+                "unknown_host",
                 f"unknown host {cmd.host!r} (known: {', '.join(sorted(known)) or 'none'}); a host is known while "
                 "its actuator runs: see `agentscaler status`",
             )

@@ -95,7 +95,9 @@ class Error(Tagged, frozen=True, kw_only=True, tag="error"):
     """A request that was refused or failed. ``code`` is stable for machines, ``message`` says what was wrong
     and what to do."""
 
-    code: Literal["bad_request", "unknown_pool", "refused", "conflict", "too_little_history", "internal"]
+    code: Literal[
+        "bad_request", "unknown_pool", "unknown_host", "refused", "conflict", "too_little_history", "internal"
+    ]
     message: str
     summary: str = ""
     """What was wrong, plainly, for people who are not at a shell (a chat bridge relays it): ``message``

@@ -66,8 +66,9 @@ async def test_cordon_keeps_a_hosts_agents_and_a_labelled_pool_runs_only_where_i
         assert await shares(nc, "anywork") == {gpu: 0, plain: 4}  # the cordoned host gets none
         await eventually(lambda: h.counts() == {gpu: 4, plain: 4} or None, timeout=60, what="4 agents on each")
 
-        with pytest.raises(AgentscalerError, match=r"unknown host 'nowhere' .*known: "):
+        with pytest.raises(AgentscalerError, match=r"unknown host 'nowhere' .*known: ") as unknown:
             await h.client.hold("nowhere", "cordon")
+        assert getattr(unknown.value, "code", "") == "unknown_host"
         await h.client.hold(gpu, "uncordon")
         await h.client.scale("gpuwork", "up", 6)
         assert await shares(nc, "gpuwork") == {gpu: 6, plain: 0}

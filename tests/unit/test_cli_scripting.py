@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import typing
 from importlib.metadata import version
 from pathlib import Path
@@ -102,14 +103,26 @@ def test_a_usage_error_with_json_is_json_too(capsys):
     [
         ["status"], ["up", "1"], ["auto"], ["manual"], ["submit"], ["result", "x"], ["agents"], ["history"],
         ["audit"], ["optimize"], ["pool", "set", "p"], ["pool", "show", "p"], ["pool", "list"],
-        ["host", "cordon", "h"], ["config"], ["auth", "init", "d"],
+        ["host", "cordon", "h"], ["host", "drain", "h"], ["host", "uncordon", "h"], ["config"],
+        ["auth", "init", "d"], ["run"], ["serve", "policy"], ["demo"],
     ],
 )  # fmt: skip
-def test_every_client_command_takes_json_and_config(argv):
+def test_every_command_takes_json_and_config(argv):
     args = parser().parse_args([*argv, "--json"])
     assert args.json is True
-    if argv[0] != "auth":
+    if argv[0] not in ("auth", "demo"):
         assert parser().parse_args([*argv, "--config", "f.toml"]).config == "f.toml"
+
+
+def test_run_that_cannot_start_says_why_in_json(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("AGENTSCALER_METRICS_PORT", "0")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["run", "--json", "--port", str(port), "--data-dir", str(tmp_path)])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code != 0 and f"port {port}" in error["message"] and "taken" in error["message"]
 
 
 def test_version(capsys):
