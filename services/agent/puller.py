@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from contextlib import suppress
 
 import structlog
 from nats.aio.client import Client
@@ -24,6 +25,9 @@ from nats.aio.subscription import Subscription
 from .progress import InProgress
 
 log = structlog.get_logger()
+
+DRAIN_WAIT = 2.0
+"""Seconds a closing puller waits for the round trip that brings in a task on its way."""
 
 EXPIRED = ("408", "404")
 """Statuses that end a pull request without a task: it expired (or, for a no-wait pull, found none)."""
@@ -129,10 +133,22 @@ class Puller:
             self._waiter.set_result(None)
 
     async def close(self) -> int:
-        """Stop pulling; any task delivered meanwhile is handed back (nak) for another agent. Returns how many."""
+        """Stop pulling; any task delivered meanwhile is handed back (nak) for another agent. Returns how many.
+
+        The inbox is drained, not just unsubscribed: the server may have handed a task to the open pull request
+        just before it learnt of the end of interest, and that task is on its way. A round trip after the
+        unsubscribe brings it in (to be handed back); dropped, it would count as delivered, wait out its
+        ``ack_wait`` and then wait for an agent to pull again, which a pool scaled to zero never does."""
         if self._sub is not None:
-            await self._sub.unsubscribe()
-            self._sub = None
+            sub, self._sub = self._sub, None
+            try:
+                await asyncio.wait_for(sub.drain(), DRAIN_WAIT)
+            except Exception as exc:  # NATS gone or slow: what was on its way is redelivered after ack_wait
+                log.warning(
+                    "could not drain the pull inbox; a task on its way comes back after ack_wait", error=str(exc)
+                )
+                with suppress(Exception):
+                    await sub.unsubscribe()
         returned = 0
         while self._ready:
             await self._take().nak()

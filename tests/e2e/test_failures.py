@@ -18,7 +18,11 @@ pytestmark = pytest.mark.e2e
 
 
 def result(system: System, pool: str, task_id: str) -> dict:  # type: ignore[type-arg]
-    return json.loads(system.cli("result", task_id, "--pool", pool).stdout)
+    """The task's result as `result` prints it; its exit status says the same (1 for a failed task)."""
+    done = system.cli("result", task_id, "--pool", pool, check=False)
+    shown = json.loads(done.stdout)
+    assert done.returncode == (1 if shown["state"] == "failed" else 0), (done.returncode, shown, done.stderr)
+    return shown
 
 
 def test_a_failing_task_is_retried_then_reported_failed(system: System) -> None:
