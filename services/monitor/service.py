@@ -278,7 +278,7 @@ class Monitor:
             mode=state.mode if state else "manual",
             desired=state.desired if state else 0,
             placement=dict(state.hosts) if state else {},
-            idle=dict(Counter(a.host for a in own if a.state == "ready")),
+            idle=dict(Counter(a.host for a in own if a.state in ("ready", "starting"))),
             max_agents=config.max_agents,
             agents=AgentCounts(**counts),
             queue=queue,

@@ -151,7 +151,8 @@ class PoolSnapshot(Message, frozen=True, kw_only=True):
     placement: dict[str, int] = {}
     """Each host's share of ``desired``, as the policy placed it (empty: not placed, every host runs all)."""
     idle: dict[str, int] = {}
-    """The pool's ready agents (no task) on each host that has any: the ones a scale-down takes first."""
+    """The pool's agents with no task (ready or still starting) on each host that has any: the ones a scale-down
+    takes first."""
     max_agents: int
     agents: AgentCounts
     queue: QueueStats
