@@ -125,6 +125,8 @@ class PolicyService:
             **{subject: (Command, CommandReply, self._commands_on(subject)) for subject in subjects.COMMAND_KINDS},
             subjects.OPTIMIZE: (Optimize, Optimized, self._optimize),
         }
+        # The hosts' snapshots before the first command: placement and capacity checks need their room.
+        await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
         service = await discoverable(self.nc, "policy", self.settings.host, "commands, pools and desired counts")
         for subject, (kind, reply, handler) in handlers.items():
             for served in (subject, subjects.as_actor(subject, "*")):  # bare, and sent as a vouched-for user
@@ -132,7 +134,6 @@ class PolicyService:
                     served, kind, reply, handler, queue="policy", context=_command_ctx, record=audit.record
                 )
         await ChatOps(self.nc, self._on_command, audit.record).serve(service, queue="policy")
-        await listen(self.nc, subjects.snapshot_subject("*"), Snapshot, self._on_snapshot, traced=False)
         log.info("policy ready")
 
     def _commands_on(self, subject: str) -> Callable[[Command], Awaitable[Reply]]:

@@ -24,6 +24,8 @@ from agentscaler.shared.messages.snapshots import Snapshot
 from agentscaler.shared.messages.tasks import TaskResult
 
 API = Path(__file__).resolve().parents[2] / "docs" / "nats-api.md"
+SCHEMA = API.parent / "schema"
+"""This checkout's docs/schema/ (the package's own default points next to where it is installed)."""
 
 HEADING_TYPES: dict[str, tuple[type, ...]] = {
     "### `agentscaler.status`": (Snapshot,),
@@ -94,7 +96,7 @@ def candidates(heading: str, example: Any) -> tuple[type, ...]:
 
 
 def test_schema_files_are_the_codes() -> None:
-    assert stale() == [], f"docs/schema/ differs from the messages: regenerate it with `{COMMAND}`"
+    assert stale(SCHEMA) == [], f"docs/schema/ differs from the messages: regenerate it with `{COMMAND}`"
 
 
 def test_the_api_page_names_the_api_version() -> None:
