@@ -35,8 +35,14 @@ async def test_up_10_on_two_hosts_runs_10_in_all_spread_over_both(nats_server: E
         await eventually(in_status, what="status showing the placement")
         # Down to 4: each host gives back agents, still 4 in all.
         await h.client.scale("wide", "down", 4)
-        placed = await shares(nc, "wide")
-        assert sum(placed.values()) == 4 and min(placed.values()) == 2  # taken from the hosts with the most
+        assert sum((await shares(nc, "wide")).values()) == 4
+        # Idle agents go first (one host's may still be starting, unseen); the pool then evens out to 2 and 2.
+
+        async def even() -> dict[str, int] | None:
+            placed = await shares(nc, "wide")
+            return placed if sorted(placed.values()) == [2, 2] else None
+
+        placed = await eventually(even, timeout=30, what="2 agents placed on each host")
         await eventually(
             lambda: sum((c := h.counts()).values()) == 4 and c == placed, timeout=60, what="4 agents in all"
         )
