@@ -127,7 +127,10 @@ class Monitor:
             await service.serve(subjects.STATUS, StatusQuery, Snapshot, self._on_status, queue="monitor")
             log.info("monitor ready")
             while not await wait_or_stop(stop, self.settings.interval):
-                await self._publish()
+                try:
+                    await self._publish()
+                except (TimeoutError, nats.errors.Error, AgentscalerError) as exc:  # the bus is down a moment
+                    log.warning("no snapshot this time; trying again", error=str(exc) or type(exc).__name__)
         finally:
             forget_host(self.settings.host)
             for task in mirrors:
@@ -300,8 +303,8 @@ class Monitor:
     async def _queue(self, pool: str) -> QueueStats:
         try:
             info = await self.js.consumer_info(subjects.task_stream(pool), subjects.TASK_CONSUMER, timeout=2.0)
-        except (TimeoutError, NotFoundError) as exc:
-            log.debug("no queue figures", pool=pool, error=str(exc))
+        except (TimeoutError, nats.errors.Error) as exc:  # no stream yet, or none answering (a leader election)
+            log.debug("no queue figures", pool=pool, error=str(exc) or type(exc).__name__)
             return QueueStats()
         pending = info.num_pending or 0
         return QueueStats(

@@ -86,7 +86,8 @@ class System:
             env=self.env(), capture_output=True, text=True, input=stdin, timeout=timeout,
         )  # fmt: skip
         if check and result.returncode != 0:
-            raise AssertionError(f"agentscaler {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+            said = (result.stderr.strip() + " " + result.stdout.strip()).strip()
+            raise AssertionError(f"agentscaler {' '.join(args)} failed ({result.returncode}): {said}")
         return result
 
     def status(self, pool: str) -> dict[str, Any]:

@@ -76,6 +76,15 @@ async def test_user_and_password(password_server: EmbeddedServer):
     assert "Authorization" in await refused(CommonSettings(nats_url=password_server.url))
 
 
+async def test_a_server_list_with_nodes_down_still_connects(nats_server: EmbeddedServer):
+    """A cluster with a node down still answers the CLI, whichever order the servers are tried in."""
+    down = ",".join(f"nats://127.0.0.1:{free_port()}" for _ in range(3))
+    for _ in range(8):
+        await can_talk(CommonSettings(nats_url=f"{down},{nats_server.url}"))
+    error = await refused(CommonSettings(nats_url=down))
+    assert "no NATS server at" in error
+
+
 async def test_credentials_in_the_url_are_never_shown(password_server: EmbeddedServer):
     url = f"nats://alice:{PASSWORD}@127.0.0.1:{password_server.port}"
     await can_talk(CommonSettings(nats_url=url))
