@@ -16,22 +16,23 @@ CgroupMode = Literal["auto", "v2", "v1", "off"]
 
 class ActuatorSettings(CommonSettings, frozen=True, kw_only=True):
     reconcile_interval: Annotated[
-        float, msgspec.Meta(gt=0, description="seconds between reconcile passes when nothing changes")
+        float, msgspec.Meta(gt=0, le=3600, description="seconds between reconcile passes when nothing changes")
     ] = 1.0
     spawn_batch: Annotated[
-        int, msgspec.Meta(ge=1, description="most agents a pool's fork server is asked for in one pass")
+        int, msgspec.Meta(ge=1, le=100_000, description="most agents a pool's fork server is asked for in one pass")
     ] = 1000
     spawn_concurrency: Annotated[
         int,
         msgspec.Meta(
             ge=1,
+            le=100_000,
             description="most agents starting at once: a fork server starts the next as one is ready; exec'd "
             "agents start this many per pass",
         ),
     ] = DEFAULT_SPAWN_CONCURRENCY
     spawn_pause: Annotated[
         float,
-        msgspec.Meta(ge=0, description="seconds between passes while agents are still to start"),
+        msgspec.Meta(ge=0, le=3600, description="seconds between passes while agents are still to start"),
     ] = 0.1
     pools: Annotated[list[str], msgspec.Meta(description="pools this actuator runs; empty for all")] = []
     labels: Annotated[
@@ -59,10 +60,11 @@ class ActuatorSettings(CommonSettings, frozen=True, kw_only=True):
         msgspec.Meta(description="pool env keys this host lets agents have, as patterns (e.g. MYAGENTS_*)"),
     ] = msgspec.field(default_factory=lambda: [EXAMPLE_ENV_KEYS])
     min_uptime: Annotated[
-        float, msgspec.Meta(gt=0, description="an agent exiting sooner than this counts as a crash for backoff")
+        float,
+        msgspec.Meta(gt=0, le=86400, description="an agent exiting sooner than this counts as a crash for backoff"),
     ] = 10.0
     max_backoff: Annotated[
-        float, msgspec.Meta(gt=0, description="longest wait before restarting a crashing pool's agents")
+        float, msgspec.Meta(gt=0, le=86400, description="longest wait before restarting a crashing pool's agents")
     ] = 30.0
     python: Annotated[str, msgspec.Meta(description="interpreter that runs agents")] = sys.executable
     agent_creds: Annotated[

@@ -22,28 +22,30 @@ class AgentSettings(CommonSettings, frozen=True, kw_only=True):
     pool: Annotated[str, msgspec.Meta(description="the pool whose tasks this agent pulls")] = DEFAULT_POOL
     handler: Annotated[str, msgspec.Meta(description="task handler as module:function")] = POOL_DEFAULTS.handler
     ack_wait: Annotated[
-        float, msgspec.Meta(gt=0, description="the consumer's ack wait; in-progress acks go every third of it")
+        float,
+        msgspec.Meta(gt=0, le=86400, description="the consumer's ack wait; in-progress acks go every third of it"),
     ] = POOL_DEFAULTS.ack_wait
     max_attempts: Annotated[
-        int, msgspec.Meta(ge=1, description="deliveries of a task before it is reported failed")
+        int, msgspec.Meta(ge=1, le=1000, description="deliveries of a task before it is reported failed")
     ] = POOL_DEFAULTS.max_attempts
-    heartbeat_interval: Annotated[float, msgspec.Meta(gt=0, description="seconds between heartbeats")] = (
+    heartbeat_interval: Annotated[float, msgspec.Meta(gt=0, le=3600, description="seconds between heartbeats")] = (
         POOL_DEFAULTS.heartbeat_interval
     )
-    pull_timeout: Annotated[float, msgspec.Meta(gt=0, description="seconds a pull request waits for a task")] = (
-        POOL_DEFAULTS.pull_timeout
-    )
-    prefetch: Annotated[int, msgspec.Meta(ge=1, description="tasks taken from the queue at once")] = (
+    pull_timeout: Annotated[
+        float, msgspec.Meta(gt=0, le=3600, description="seconds a pull request waits for a task")
+    ] = POOL_DEFAULTS.pull_timeout
+    prefetch: Annotated[int, msgspec.Meta(ge=1, le=10_000, description="tasks taken from the queue at once")] = (
         POOL_DEFAULTS.prefetch
     )
-    task_timeout: Annotated[float, msgspec.Meta(gt=0, description="seconds a task's handler may run")] = (
-        POOL_DEFAULTS.task_timeout
-    )
+    task_timeout: Annotated[
+        float, msgspec.Meta(gt=0, le=30 * 86400, description="seconds a task's handler may run")
+    ] = POOL_DEFAULTS.task_timeout
     memory_limit_mb: Annotated[
-        int, msgspec.Meta(ge=0, description="this agent's data size limit in MiB (RLIMIT_DATA), 0 for none")
+        int, msgspec.Meta(ge=0, le=1 << 30, description="this agent's data size limit in MiB (RLIMIT_DATA), 0 for none")
     ] = POOL_DEFAULTS.agent_memory_limit_mb
     spawn_concurrency: Annotated[
-        int, msgspec.Meta(ge=1, description="fork server: most agents starting at once (the rest wait, forked)")
+        int,
+        msgspec.Meta(ge=1, le=100_000, description="fork server: most agents starting at once (the rest wait, forked)"),
     ] = DEFAULT_SPAWN_CONCURRENCY
     creds_dir: Annotated[
         str,

@@ -131,7 +131,7 @@ def _auth_init(args: argparse.Namespace) -> int:
         print("\n".join(map(str, written)))
     print(
         f"agentscaler: start with `agentscaler run --auth {directory}`, or include {directory / auth.SERVER_CONF} "
-        f"in your nats-server config; connect as a role with `--nkey {directory}/<role>.nk`",
+        f"in your nats-server config; connect as a role with `--creds {directory}/<role>.creds`",
         file=sys.stderr,
     )
     return 0

@@ -32,7 +32,7 @@ CONNECTION_FLAGS = (
     ("--user", "NAME", "NATS user (with --password)"),
     ("--password", "SECRET", "NATS password (prefer $AGENTSCALER_PASSWORD: flags show in ps)"),
     ("--token", "SECRET", "NATS token (prefer $AGENTSCALER_TOKEN)"),
-    ("--tls-ca", "FILE", "CA certificate that signed the server's"),
+    ("--tls-ca", "FILE", "CA certificate that signed the server's certificate"),
     ("--tls-cert", "FILE", "client TLS certificate"),
     ("--tls-key", "FILE", "client TLS private key"),
     ("--context", "NAME", "NATS CLI context (~/.config/nats/context/NAME.json); other settings win"),
@@ -257,7 +257,8 @@ def parser() -> argparse.ArgumentParser:
     auth = sub.add_parser("auth", help="credentials and permissions for a secured bus")
     auth_sub = auth.add_subparsers(dest="auth_command", required=True, metavar="ACTION")
     auth_init = auth_sub.add_parser(
-        "init", help="write an nkey per role (DIR/<role>.nk) and the server's authorization (DIR/nats-server.conf)"
+        "init",
+        help="write credentials per role (DIR/<role>.creds) and the server's configuration (DIR/nats-server.conf)",
     )
     auth_init.add_argument("dir", metavar="DIR")
     auth_init.add_argument("--force", action="store_true", help="replace the keys DIR already holds")

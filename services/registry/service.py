@@ -103,6 +103,8 @@ class Registry:
 
     async def _on_register(self, req: Register) -> Ack:
         _check_sender(req.agent_id, request_subject.get())
+        if (why := self.table.misnamed(req)) is not None:
+            raise Refused("refused", why)
         await self._emit(self.table.register(req, self.clock.now()))
         return Ack()
 

@@ -46,6 +46,17 @@ class AgentTable:
         )
         return []
 
+    def misnamed(self, req: Register) -> str | None:
+        """Why ``req`` cannot stand, when the actuator started this agent for another pool or host than the
+        registration names (an agent's credentials let it speak only as itself, not only for its pool)."""
+        known = self.agents.get(req.agent_id)
+        if known is None or (known.pool, known.host) == (req.pool, req.host):
+            return None
+        return (
+            f"agent {req.agent_id!r} was started for pool {known.pool!r} on host {known.host!r}, "
+            f"but registers for pool {req.pool!r} on host {req.host!r}"
+        )
+
     def register(self, req: Register, now: float) -> list[Event]:
         self.departed.pop(req.agent_id, None)
         known = self.agents.get(req.agent_id)

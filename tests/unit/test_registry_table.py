@@ -31,6 +31,15 @@ def test_spawned_agent_is_starting_and_emits_nothing():
     assert (rec.state, rec.pool, rec.host, rec.started_at, rec.last_seen) == ("starting", "p", "h", 5.0, 6.0)
 
 
+def test_a_registration_for_another_pool_or_host_than_the_agent_was_started_for_is_misnamed():
+    t = table()
+    assert t.misnamed(register("a1", pool="p", host="h")) is None  # not started here: nothing to hold it to
+    t.spawned(spawned("a1", pool="p", host="h"), now=1.0)
+    assert t.misnamed(register("a1", pool="p", host="h")) is None
+    assert "started for pool 'p'" in (t.misnamed(register("a1", pool="other", host="h")) or "")
+    assert "on host 'h'" in (t.misnamed(register("a1", pool="p", host="elsewhere")) or "")
+
+
 def test_spawned_does_not_overwrite_a_registered_agent():
     """The Spawned event may arrive after the agent's own Register: the registration stands."""
     t = table()

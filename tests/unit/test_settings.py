@@ -229,3 +229,23 @@ def test_run_settings_are_described():
         ("metrics_port", 9464),
     ]
     assert all(text.strip() for _, _, text in describe(RunSettings))
+
+
+@pytest.mark.parametrize(
+    "kind", [ActuatorSettings, AgentSettings, MonitorSettings, PolicySettings, RegistrySettings, RunSettings]
+)
+def test_every_numeric_setting_is_bounded_both_ways(kind: type[msgspec.Struct]) -> None:
+    """No setting takes 1e300 or 10**18: each number has a lower and an upper bound, and the default is in it."""
+    info = msgspec.inspect.type_info(kind)
+    assert isinstance(info, msgspec.inspect.StructType)
+    for field in info.fields:
+        t = field.type
+        if not isinstance(t, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+            continue
+        low = t.ge if t.ge is not None else t.gt
+        high = t.le if t.le is not None else t.lt
+        assert low is not None and high is not None, f"{kind.__name__}.{field.name} is not bounded both ways"
+        assert low <= field.default <= high, f"{kind.__name__}.{field.name}: default {field.default} out of range"
+        too_big = {field.name: int(high) * 10 + 10 if isinstance(t, msgspec.inspect.IntType) else float(high) * 10 + 10}
+        with pytest.raises(SettingsError, match=field.name):
+            load(kind, "test", env={}, overrides=too_big)
