@@ -44,7 +44,9 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     user: Annotated[str, msgspec.Meta(description="NATS user name (with password)")] = ""
     password: Annotated[str, msgspec.Meta(description="NATS password (never logged or shown)")] = ""
     token: Annotated[str, msgspec.Meta(description="NATS authentication token (never logged or shown)")] = ""
-    tls_ca: Annotated[str, msgspec.Meta(description="path of the CA certificate that signed the server's")] = ""
+    tls_ca: Annotated[
+        str, msgspec.Meta(description="path of the CA certificate that signed the server's certificate")
+    ] = ""
     tls_cert: Annotated[str, msgspec.Meta(description="path of this client's TLS certificate")] = ""
     tls_key: Annotated[str, msgspec.Meta(description="path of this client's TLS private key")] = ""
     context: Annotated[

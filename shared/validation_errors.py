@@ -128,9 +128,9 @@ def _describe(info: mi.Type) -> str:
         kinds = " or ".join(dict.fromkeys(_describe(t) for t in info.types if not isinstance(t, mi.NoneType)))
         return kinds + (", or null" if any(isinstance(t, mi.NoneType) for t in info.types) else "")
     if isinstance(info, mi.IntType):
-        return "an integer" + _range(info)
+        return "an integer" + range_text(info)
     if isinstance(info, mi.FloatType):
-        return "a number" + _range(info)
+        return "a number" + range_text(info)
     if isinstance(info, mi.StrType):
         return "text" + _length(info)
     if isinstance(info, mi.LiteralType):
@@ -146,7 +146,8 @@ def _describe(info: mi.Type) -> str:
     return "a value of another kind"
 
 
-def _range(info: mi.IntType | mi.FloatType) -> str:
+def range_text(info: mi.IntType | mi.FloatType) -> str:
+    """A number's accepted range in words, led by a space (" from 1 to 10", " above 0"); "" when unbounded."""
     ge, gt, le, lt = ("" if v is None else number_text(v) for v in (info.ge, info.gt, info.le, info.lt))
     low = f"at least {ge}" if ge else f"above {gt}" if gt else ""
     high = f"at most {le}" if le else f"below {lt}" if lt else ""

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import msgspec.inspect as mi
 
 from agentscaler.shared.bus.options import SECRET_FIELDS, redact_url, shown_value
 from agentscaler.shared.settings import CommonSettings, describe, load_with_origins
+from agentscaler.shared.validation_errors import range_text
 
 
 class Setting(msgspec.Struct, frozen=True):
@@ -38,11 +40,24 @@ def sections(
     out = {}
     for section, (cls, flags) in classes.items():
         settings, origins = load_with_origins(cls, section, config_file=config_file, env=env, overrides=flags)
+        ranges = _ranges(cls)
         out[section] = [
-            Setting(name, _masked(name, getattr(settings, name)), origins[name], about)
+            Setting(name, _masked(name, getattr(settings, name)), origins[name], about + ranges.get(name, ""))
             for name, _, about in describe(cls)
         ]
     return out
+
+
+def _ranges(cls: type[Any]) -> dict[str, str]:
+    """Each numeric setting's accepted range, as shown after its meaning: `` (from 0 to 3600)``."""
+    info = mi.type_info(cls)
+    assert isinstance(info, mi.StructType)
+    kinds = {f.name: f.type.type if isinstance(f.type, mi.Metadata) else f.type for f in info.fields}
+    return {
+        name: f" ({range_text(kind).strip()})"
+        for name, kind in kinds.items()
+        if isinstance(kind, mi.IntType | mi.FloatType) and range_text(kind)
+    }
 
 
 def _masked(field: str, value: Any) -> Any:

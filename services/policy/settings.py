@@ -80,7 +80,9 @@ class PolicySettings(CommonSettings, frozen=True, kw_only=True):
     optimize_minute: Annotated[
         float,
         msgspec.Meta(
-            gt=0, description="seconds of the windows `optimize` judges the p95 wait in (less for a sped-up replay)"
+            gt=0,
+            le=3600,
+            description="seconds of the windows `optimize` judges the p95 wait in (less for a sped-up replay)",
         ),
     ] = 60.0
     lease_ttl: LeaseTtl = DEFAULT_LEASE_TTL
