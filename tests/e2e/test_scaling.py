@@ -66,8 +66,11 @@ def test_down_0_with_tasks_in_flight_loses_none(system: System) -> None:
     assert "agent exited unexpectedly" not in logs
     assert "killing it" not in logs
     status = system.status("e2e")
-    assert status["tasks"]["completed"] == 4, "the 4 tasks in flight finished during the drain"
-    assert status["queue"]["pending"] == 8 and status["queue"]["in_flight"] == 0
+    # The 4 tasks in flight finished during the drain; on a loaded machine an agent may have taken a second
+    # task before the drain reached it, which it finished too. None is in flight, the rest wait.
+    done = status["tasks"]["completed"]
+    assert done >= 4, "the tasks in flight finished during the drain"
+    assert status["queue"]["pending"] == 12 - done and status["queue"]["in_flight"] == 0
     # The rest waited in the queue, none lost: a new agent finishes them.
     system.cli("up", "2", "--pool", "e2e", "--wait", "--timeout", "60")
     wait_until(lambda: system.status("e2e")["tasks"]["completed"] == 12, timeout=60, what="all 12 done")
