@@ -7,18 +7,28 @@ the seconds an agent spends on it. On disk it is JSON lines, one task a line:
     python bench/traces.py periodic --out periodic.jsonl --seed 1
 
 The generators are seeded, so a kind and a seed always give the same trace. Their service times are lognormal
-(a median of ~10 s, a long tail to minutes), as for LLM agent work, and arrivals are a Poisson process whose
-rate follows the kind's shape:
+(a median of ~10 s, a long tail to minutes; Pareto for ``heavy-tail``), as for LLM agent work, and arrivals are
+a Poisson process whose rate follows the kind's shape:
 
 - ``steady``: a constant rate for an hour;
 - ``diurnal``: a day with a smooth day/night rate (the night low, not zero) and a few bursts of hundreds of tasks
   within ~10 s at random times;
 - ``spiky``: two hours of idle gaps (minutes with no task at all) broken by spikes of a few minutes;
 - ``periodic``: a week of the same daily shape, the rate jumping from its night low to its day level within a
-  minute at 08:00 every day: a predictor can learn the ramp over the first days and raise the floor ahead of it.
+  minute at 08:00 every day: a predictor can learn the ramp over the first days and raise the floor ahead of it;
+- ``short-period``: four hours of a 17.5-minute period (not a multiple of 5 minutes), the rate stepping from 1 to
+  6 tasks/s for 5 minutes of each;
+- ``weekly``: two weeks from a Monday, weekdays of ``periodic``'s office shape and quieter smooth weekends, each
+  day compressed into an hour so that two weeks simulate quickly (a policy's calls, one a second, are what a
+  simulation costs);
+- ``heavy-tail``: two hours of a smoothly swinging rate with Pareto service times (shape 1.5, mean 10 s);
+- ``bursts``: three hours of bursts of 100-2000 short tasks arriving within seconds, separated by quiet
+  minutes (a trickle of tasks in between);
+- ``double-seasonal``: twelve hours of a smooth 6-hour season times a smooth 1-hour one.
 
 Rates keep the peak need (tasks running at once if each started on arrival) under 1000 agents and a trace under
-~1.5 M tasks. ``scale`` multiplies every rate and burst (tests use small ones).
+~1.5 M tasks. ``PERIODIC`` names the kinds whose load repeats. ``scale`` multiplies every rate and burst (tests
+use small ones).
 """
 
 from __future__ import annotations
@@ -38,6 +48,8 @@ Rate = Callable[[float], float]
 
 HOUR = 3600.0
 DAY = 86400.0
+SHORT_PERIOD = 1050.0
+"""The season of ``short-period``: 17.5 minutes."""
 MIN_SERVICE = 0.5
 MAX_SERVICE = 600.0
 
@@ -156,12 +168,96 @@ def periodic(seed: int = 1, scale: float = 1.0, days: int = 7) -> list[Task]:
     return with_services(rng, poisson_arrivals(rng, rate, days * DAY), median=10.0, sigma=0.6)
 
 
+def short_period_rate(t: float, low: float, high: float, period: float = SHORT_PERIOD) -> float:
+    """``high`` for the first 5 minutes of each ``period`` (stepping up at once), ``low`` for the rest."""
+    return high if t % period < 300.0 else low
+
+
+def short_period(seed: int = 1, scale: float = 1.0, hours: float = 4.0) -> list[Task]:
+    """``hours`` of a 17.5-minute period (not a multiple of 5 minutes): 1 task/s, stepping to 6 tasks/s for 5
+    minutes (~35 k tasks in 4 h; ~10 agents busy on average, then ~60)."""
+    rng = random.Random(seed)
+    arrivals = poisson_arrivals(rng, lambda t: scale * short_period_rate(t, low=1.0, high=6.0), hours * HOUR)
+    return with_services(rng, arrivals, median=8.0, sigma=0.6)
+
+
+def weekly(seed: int = 1, scale: float = 1.0, days: int = 14, day: float = HOUR) -> list[Task]:
+    """``days`` days from a Monday, each compressed into ``day`` seconds (an hour: a week lasts 7 hours, so that
+    a simulation of two weeks stays short): weekdays of the office shape (0.3 tasks/s at night, 3 by day, up
+    at 08:00 sharp), weekends a smooth day peaking at 0.8 tasks/s (~60 k tasks in two weeks; ~30 agents busy
+    on average by weekday, ~8 at the weekend)."""
+    rng = random.Random(seed)
+
+    def rate(t: float) -> float:
+        number, into = divmod(t, day)
+        if number % 7 >= 5:
+            return scale * diurnal_rate(into / day * DAY, night=0.3, day=0.8)
+        return scale * office_rate(into / day * 24.0, night=0.3, day=3.0)
+
+    return with_services(rng, poisson_arrivals(rng, rate, days * day), median=10.0, sigma=0.6)
+
+
+def pareto_services(rng: random.Random, arrivals: Iterable[float], mean: float, alpha: float) -> list[Task]:
+    """Tasks for ``arrivals`` with Pareto service times (shape ``alpha`` > 1, scaled to ``mean`` s; clipped to
+    0.5-600 s), rounded to milliseconds, sorted by arrival."""
+    least = mean * (alpha - 1.0) / alpha
+    return sorted(
+        (round(t, 3), round(min(max(least * rng.paretovariate(alpha), MIN_SERVICE), MAX_SERVICE), 3))
+        for t in sorted(arrivals)
+    )
+
+
+def heavy_tail(seed: int = 1, scale: float = 1.0, hours: float = 2.0) -> list[Task]:
+    """``hours`` of a rate swinging smoothly between 1 and 3 tasks/s over an hour, with Pareto service times
+    (shape 1.5, mean 10 s: the median is ~4 s, one task in 100 takes over 70 s; ~14 k tasks in 2 h)."""
+    rng = random.Random(seed)
+    arrivals = poisson_arrivals(rng, lambda t: scale * (2.0 - math.cos(2.0 * math.pi * t / HOUR)), hours * HOUR)
+    return pareto_services(rng, arrivals, mean=10.0, alpha=1.5)
+
+
+def bursts(seed: int = 1, scale: float = 1.0, hours: float = 3.0) -> list[Task]:
+    """``hours`` of bursts of 100-2000 tasks (submitted 150 a second, so within 1-13 s), separated by quiet gaps
+    of 2-10 minutes with a trickle of 0.02 tasks/s; short tasks (median 4 s). ~30 k tasks in 3 h, up to ~700
+    agents for the largest burst."""
+    rng = random.Random(seed)
+    duration = hours * HOUR
+    arrivals = poisson_arrivals(rng, lambda _t: 0.02 * scale, duration)
+    t = rng.uniform(60.0, 300.0)
+    while t < duration:
+        count = round(rng.randint(100, 2000) * scale)
+        arrivals += burst_arrivals(rng, t, count, within=count / 150.0)
+        t += rng.uniform(120.0, 600.0)
+    return with_services(rng, arrivals, median=4.0, sigma=0.5)
+
+
+def double_seasonal_rate(t: float, mean: float) -> float:
+    """A smooth 6-hour season times a smooth 1-hour one: from ~0.3x to ~2.1x ``mean``."""
+    slow = 1.0 - 0.5 * math.cos(2.0 * math.pi * t / (6.0 * HOUR))
+    return mean * slow * (1.0 + 0.4 * math.sin(2.0 * math.pi * t / HOUR))
+
+
+def double_seasonal(seed: int = 1, scale: float = 1.0, hours: float = 12.0) -> list[Task]:
+    """``hours`` of :func:`double_seasonal_rate` around 3 tasks/s (~130 k tasks in 12 h, up to ~60 agents busy
+    on average)."""
+    rng = random.Random(seed)
+    arrivals = poisson_arrivals(rng, lambda t: scale * double_seasonal_rate(t, mean=3.0), hours * HOUR)
+    return with_services(rng, arrivals, median=8.0, sigma=0.7)
+
+
 GENERATORS: dict[str, Callable[..., list[Task]]] = {
     "steady": steady,
     "diurnal": diurnal,
     "spiky": spiky,
     "periodic": periodic,
+    "short-period": short_period,
+    "weekly": weekly,
+    "heavy-tail": heavy_tail,
+    "bursts": bursts,
+    "double-seasonal": double_seasonal,
 }
+
+PERIODIC = frozenset({"periodic", "short-period", "weekly", "double-seasonal"})
+"""The kinds whose load repeats: the prediction goal applies to them."""
 
 
 def generate(kind: str, seed: int = 1) -> list[Task]:

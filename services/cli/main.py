@@ -160,7 +160,7 @@ def parser() -> argparse.ArgumentParser:
         "--predict",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help=f"raise the floor ahead of load that recurs daily (default: {'on' if auto_defaults.predict else 'off'})",
+        help=f"predict recurring load where it beats reacting (default: {'on' if auto_defaults.predict else 'off'})",
     )
     auto.add_argument(
         "--dry-run", action="store_true", help="compute and publish decisions without applying them (forecast only)"

@@ -124,7 +124,7 @@ def _last(d: DecisionEvent, now: float) -> str:
     )
     return (
         f"  last     {duration(max(now - d.at, 0.0))} ago   {d.rule} on {d.trigger}   {counts}{extras}\n"
-        f"           {d.reason}"
+        f"           {d.reason}" + (f"\n  predict  {d.prediction}" if d.prediction else "")
     )
 
 

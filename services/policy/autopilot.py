@@ -4,8 +4,11 @@ history it learns from. The service owns the store and the events; this decides.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import multiprocessing
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import structlog
 from nats.aio.client import Client
@@ -17,11 +20,14 @@ from agentscaler.shared.messages.snapshots import HostSnapshot, PoolSnapshot
 
 from .arrivals import Arrivals
 from .core.auto import AutoDecision, AutoState, decide_auto
-from .history import DemandRecorder, learn_profile
+from .history import DemandRecorder, read_samples
 from .observe import observation
 from .settings import PolicySettings
+from .sim.forecast import HISTORY, OFF, Verdict, adopt, assess, next_assessment
+from .sim.trial import UNKNOWN_START, Judge
 
 log = structlog.get_logger()
+T = TypeVar("T")
 
 BURST_MIN = 20
 """Arrivals since the last decision that prompt a new one at once, for a pool of up to this many agents
@@ -69,6 +75,8 @@ class Autopilot:
         self.arrivals = Arrivals(nc, self._on_arrival, clock)
         self.recorder = DemandRecorder(nc, settings.history_interval)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.assess_due: dict[str, float] = {}
+        """When each pool's prediction is judged next (``sim/forecast.py``); absent while it is being judged."""
 
     def active(self, pool: str) -> bool:
         return pool in self.states
@@ -78,19 +86,23 @@ class Autopilot:
         state = self.states.get(pool)
         return 0.0 if state is None else state.start_time
 
+    def prediction(self, pool: str) -> str:
+        """Whether the pool's prediction is active and why, in words (empty for a pool not in auto mode)."""
+        state = self.states.get(pool)
+        if state is None:
+            return ""
+        return state.profile.why or "inactive: not judged yet"
+
     async def engage(self, config: PoolConfig, desired: int) -> None:
-        """Start deciding for ``config``'s pool, from ``desired`` agents, with its learned load profile."""
+        """Start deciding for ``config``'s pool, from ``desired`` agents; its prediction (if allowed) is judged
+        from its history at its first decision."""
         if config.name in self.states:
             return
         state = AutoState(desired=desired)
         if config.auto.predict:
-            try:
-                profile = await learn_profile(self.nc.jetstream(), config.name, config.auto.season, self.clock.now())
-                state = replace(state, profile=profile)
-            except Exception as exc:  # the history is an aid: deciding goes on without it
-                log.warning(
-                    "could not read the history; the load profile starts empty", pool=config.name, error=str(exc)
-                )
+            self.assess_due[config.name] = self.clock.now()
+        else:
+            state = replace(state, profile=replace(state.profile, why=OFF.why))
         self.states[config.name] = state
         await self.arrivals.watch(config.name)
         self.recorder.begin(config.name, self.clock.now(), self.arrivals.submitted.get(config.name, 0))
@@ -98,6 +110,7 @@ class Autopilot:
 
     async def disengage(self, pool: str) -> None:
         self.states.pop(pool, None)
+        self.assess_due.pop(pool, None)
         self.published.pop(pool, None)
         self.recorder.forget(pool)
         await self.arrivals.unwatch(pool)
@@ -119,6 +132,9 @@ class Autopilot:
         self.states[config.name] = state
         self.arrived_at_decision[config.name] = arrived
         await self.recorder.note(config.name, decision, obs, now, self.arrivals.submitted.get(config.name, 0))
+        if now >= self.assess_due.get(config.name, float("inf")):
+            del self.assess_due[config.name]
+            self._background(self._assess(config, now))
         key = (decision.rule, decision.limit)
         news = decision.changed or self.published.get(config.name) != key
         self.published[config.name] = key
@@ -134,9 +150,33 @@ class Autopilot:
             return
         self.waking.add(pool)
         delay = max(0.0, self.settings.wake_interval - (self.clock.monotonic() - self.last_wake.get(pool, 0.0)))
-        task = asyncio.get_running_loop().create_task(self._wake(pool, delay))
+        self._background(self._wake(pool, delay))
+
+    def _background(self, job: Coroutine[None, None, None]) -> None:
+        task = asyncio.get_running_loop().create_task(job)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _assess(self, config: PoolConfig, now: float) -> None:
+        """Judge whether the pool's profile predicts, on its recorded samples of the last ``HISTORY`` seasons
+        (the simulations run in a worker process: in a thread they would starve the event loop), and decide
+        with the verdict from then on."""
+        verdict, samples = OFF, []
+        try:
+            if config.auto.predict:
+                samples = await read_samples(self.nc.jetstream(), config.name, now - HISTORY * config.auto.season)
+                start = self.start_time(config.name) or UNKNOWN_START
+                judge = Judge(start, config.max_agents)
+                verdict = await _in_a_process(assess, samples, config.auto, judge)
+        except Exception as exc:  # the history is an aid: deciding goes on without prediction
+            verdict = Verdict(False, f"inactive: could not judge the history ({exc})")
+            log.warning("could not judge the prediction", pool=config.name, error=str(exc))
+        state = self.states.get(config.name)
+        if state is None or config.name in self.assess_due:
+            return  # disengaged (and maybe engaged again) meanwhile
+        self.states[config.name] = replace(state, profile=adopt(state.profile, verdict, samples))
+        self.assess_due[config.name] = next_assessment(self.clock.now(), verdict)
+        log.info("judged the prediction", pool=config.name, verdict=verdict.why)
 
     async def _wake(self, pool: str, delay: float) -> None:
         try:
@@ -148,3 +188,12 @@ class Autopilot:
             log.exception("deciding on task arrivals failed", pool=pool)
         finally:
             self.waking.discard(pool)
+
+
+async def _in_a_process(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a fresh worker process (spawned, as ``optimize``'s workers are)."""
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)

@@ -1,4 +1,4 @@
-"""What the policy records of auto pools (demand samples) and learns back from the record at start."""
+"""What the policy records of auto pools (demand samples) and reads back to judge its prediction by."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from agentscaler.shared.codec import BadMessage, decode
 from agentscaler.shared.messages.decisions import DemandSample, Observation
 
 from .core.auto import AutoDecision
-from .core.profile import Profile
 
 log = structlog.get_logger()
 
@@ -94,17 +93,12 @@ class DemandRecorder:
         self.pools.pop(pool, None)
 
 
-async def learn_profile(js: JetStreamContext, pool: str, season: float, now: float) -> Profile:
-    """The pool's load profile rebuilt from its recorded samples of the last two seasons."""
-    profile = Profile(season=season)
-    samples = 0
-    for msg in await read_history(js, subjects.history_subject(pool), now - 2 * season):
+async def read_samples(js: JetStreamContext, pool: str, since: float) -> list[DemandSample]:
+    """The pool's recorded demand samples since ``since`` (epoch seconds), malformed ones skipped."""
+    samples = []
+    for msg in await read_history(js, subjects.history_subject(pool), since):
         try:
-            sample = decode(DemandSample, msg.data)
+            samples.append(decode(DemandSample, msg.data))
         except BadMessage as exc:
             log.warning("skipping a malformed history sample", pool=pool, error=str(exc))
-            continue
-        profile = profile.observe(sample.at, sample.demand if sample.steady is None else sample.steady)
-        samples += 1
-    log.info("learned the load profile from history", pool=pool, samples=samples)
-    return profile
+    return samples

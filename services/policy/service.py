@@ -491,6 +491,7 @@ class PolicyService:
             predicted=decision.predicted if auto else 0,
             limit=decision.limit if auto else "",
             demand=decision.demand if auto else 0,
+            prediction=self.autopilot.prediction(decision.pool) if auto else "",
             inputs=inputs,
             actor=actor_of_subject(request_subject.get()) if trigger in COMMAND_TRIGGERS else "",
         )

@@ -71,6 +71,10 @@ class DecisionEvent(Message, frozen=True, kw_only=True):
     """What held the count below demand: ``max``, ``capacity``, ``cpu``, ``io``, ``plateau`` or ``step``."""
     demand: int = 0
     """Agents the queue and task figures called for, before prediction and limits (auto mode)."""
+    prediction: str = ""
+    """Whether the load profile's prediction is active and why (auto mode; empty otherwise), e.g. ``active:
+    period 1h detected, the forecast beats reactive on the recorded 6h: ...``, ``inactive: no period in the 2d of
+    history``, ``inactive: period 1d detected, the forecast does not beat reactive ...``, ``off by setting``."""
     inputs: Observation | None = None
     """What an auto decision saw."""
     actor: str = ""

@@ -62,10 +62,11 @@ class AutoConfig(Message, frozen=True, kw_only=True):
     windows are noise being followed; each one beyond doubles the scale-down window (up to 16 times) and
     widens the tolerance a scale-down must clear."""
     predict: bool = True
-    """Raise the floor ahead of load that recurs at the same time of day or week (learned from history), for
-    pools whose agents take longer than ``target_wait`` to start; faster ones follow the load as it comes."""
+    """Allow prediction: the policy finds the load's period in its history and raises the floor ahead of load
+    that recurred at this time in earlier periods, whenever that forecast beats the reactive rules on the
+    recorded load (simulated). False: never predict."""
     season: Annotated[float, msgspec.Meta(ge=1, le=28 * DAY)] = 86400.0
-    """The period the load repeats with, in seconds: a day (86400) or a week (604800)."""
+    """The longest period looked for in the history, in seconds: a day (86400) or a week (604800)."""
     dry_run: bool = False
     """Compute and publish decisions without applying them (forecast only)."""
 

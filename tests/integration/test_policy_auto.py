@@ -22,6 +22,7 @@ from agentscaler.shared.messages.pools import AutoConfig
 from agentscaler.shared.messages.snapshots import AgentCounts, QueueStats, TaskStats
 from tests.conftest import eventually
 from tests.services import running
+from tests.unit.test_forecast import samples
 
 from .test_policy import command, desired, host_snapshot, scale
 
@@ -74,6 +75,8 @@ async def test_auto_mode_wakes_on_the_first_task_within_a_second(policy_up: None
     event = next(e for e in seen if e.desired == 1)
     assert (event.rule, event.trigger, event.mode, event.applied) == ("auto.scale_from_zero", "arrival", "auto", True)
     assert event.inputs is not None and event.inputs.pending == 1
+    # judged from the history in the background: at the first decision, not yet or on too little history
+    assert event.prediction in ("inactive: not judged yet", "inactive: too little history to look for a period")
 
 
 async def test_a_burst_is_decided_on_within_a_second(policy_up: None, nc: Client) -> None:
@@ -109,11 +112,12 @@ async def test_manual_takes_the_pool_back_at_its_current_size(policy_up: None, n
 
 async def test_a_dry_run_publishes_decisions_without_applying_them(policy_up: None, nc: Client) -> None:
     seen, _ = await decisions(nc)
-    await set_auto(nc, dry_run=True)
+    await set_auto(nc, dry_run=True, predict=False)
     await nc.jetstream().publish(subjects.task_subject("default"), b"{}")
     await eventually(lambda: asyncio.sleep(0, any(e.desired == 1 for e in seen)), what="forecast")
     forecast = next(e for e in seen if e.desired == 1)
     assert not forecast.applied and forecast.rule == "auto.scale_from_zero"
+    assert forecast.prediction == "off by setting"
     assert await desired(nc) == 0
 
 
@@ -157,6 +161,33 @@ async def test_decisions_and_demand_samples_are_recorded(policy_up: None, nc: Cl
     await eventually(recorded, timeout=10, interval=0.2, what="demand samples")
     events = [decode(DecisionEvent, m.data) for m in await read_history(js, subjects.decision_subject("*"), 0, 10)]
     assert any(e.rule == "auto.scale_from_zero" for e in events)
+
+
+async def test_the_prediction_is_judged_on_the_recorded_history(policy_up: None, nc: Client) -> None:
+    """Three hours of a load recurring hourly in the history: the policy finds the period and judges the
+    forecast on it by simulation; the decisions after say what it found."""
+    js = nc.jetstream()
+    for sample in samples(3, peak=4.0, epoch=time.time() - 3 * 3600):
+        await js.publish(subjects.history_subject("default"), encode(sample))
+    seen, _ = await decisions(nc)
+    await set_auto(nc)
+    await js.publish(subjects.task_subject("default"), b"{}")  # the first decision: judged from here
+    snap = host_snapshot(fit=100)
+    pending = iter(range(2, 100))
+
+    async def judged() -> bool:  # a growing queue: every decision scales up, so it is published
+        if any("period 1h detected" in e.prediction for e in seen):
+            return True  # with no snapshot left in flight when the policy stops
+        pool = type(snap.pools[0])(
+            name="default", mode="auto", desired=await desired(nc), max_agents=100, agents=AgentCounts(busy=1),
+            queue=QueueStats(in_flight=1, pending=next(pending)), tasks=TaskStats(service_mean=20.0),
+        )  # fmt: skip
+        await nc.publish(
+            subjects.snapshot_subject("h1"), encode(type(snap)(at=time.time(), host=snap.host, pools=[pool]))
+        )
+        return False
+
+    await eventually(judged, timeout=20, interval=0.5, what="the verdict on prediction")
 
 
 async def test_auto_mode_survives_a_policy_restart(nats_server: EmbeddedServer, nc: Client) -> None:

@@ -269,6 +269,7 @@ def test_render_status_shows_the_auto_config_the_last_decision_and_the_cost():
         mode="auto",
         applied=False,
         limit="cpu",
+        prediction="inactive: no period in the 2d of history",
     )
     cost = PoolCost(per_agent_hour=0.2, per_task=0.001, burn_rate=1.8, last_hour=1.5, last_day=9.25, covered=7200)
     pool = b.pool_snapshot(mode="auto", auto=auto, last_decision=decision, cost=cost, start_time=0.04)
@@ -284,6 +285,7 @@ def test_render_status_shows_the_auto_config_the_last_decision_and_the_cost():
         "2m 5s ago",
         "auto.backlog on arrival   5 -> 9 (dry run, not applied)   limit cpu",
         "scale up 5 -> 9: 12 queued",
+        "predict  inactive: no period in the 2d of history",
         "burning 1.80/h   last hour 1.50   last day 9.25 (seen for 2h)",
         "0.2 per agent-hour, 0.001 per task",
         "room     21 more agents (bound by its auto max 30)",

@@ -298,7 +298,7 @@ def test_without_a_snapshot_the_count_holds() -> None:
 
 
 def test_the_profile_predicts_only_after_a_season() -> None:
-    season = 10 * SLOT
+    season = 12 * SLOT
     profile = Profile(season=season)
     for t in range(0, int(season), 60):  # a peak of 40 in slot 3, 5 elsewhere
         profile = profile.observe(float(t), 40 if 3 * SLOT <= t < 4 * SLOT else 5)
@@ -311,20 +311,20 @@ def test_the_profile_predicts_only_after_a_season() -> None:
 
 def test_the_profile_learns_a_slots_mean_not_its_peak() -> None:
     """One noisy moment of 50 in a slot of 5s: a floor at 50 would keep 45 agents idle all slot long."""
-    season = 4 * SLOT
+    season = 12 * SLOT
     profile = Profile(season=season)
     for t in range(0, int(season) + 1, 30):
         profile = profile.observe(float(t), 50 if t == 30 else 5)
     assert profile.predict(season + 10) == math.ceil((50 + 9 * 5) / 10)
 
 
-def learned_peak(start_time: float) -> tuple[AutoConfig, AutoState]:
-    """A season of 10 slots with a peak of 18 tasks/s x 2 s in slot 3, from agents taking ``start_time`` s to
-    start, then the pool at zero agents."""
-    config = msgspec.structs.replace(CONFIG, season=10 * SLOT)
-    state = AutoState()
+def learned_peak(start_time: float, active: bool = True) -> tuple[AutoConfig, AutoState]:
+    """A season of 12 slots with a peak of 18 tasks/s x 2 s in slot 3, from agents taking ``start_time`` s to
+    start, then the pool at zero agents; the forecast judged ``active``."""
+    config = msgspec.structs.replace(CONFIG, season=12 * SLOT)
+    state = AutoState(profile=Profile(season=12 * SLOT, active=active))
     peak = obs(pending=0, in_flight=40, busy=40, agents=40, arrival_rate=18.0, service_time=2.0)
-    for t in range(0, int(10 * SLOT) + 1, 30):
+    for t in range(0, int(12 * SLOT) + 1, 30):
         in_peak = 3 * SLOT <= t < 4 * SLOT
         o = peak if in_peak else obs(agents=state.desired)
         _, state = decide_auto(msgspec.structs.replace(o, start_time=start_time), config, 1000, state, float(t))
@@ -338,21 +338,28 @@ def test_prediction_raises_the_floor_and_says_so() -> None:
         obs(in_flight=40, busy=40, agents=40, arrival_rate=18.0, service_time=2.0), config, 18.0, start=10.0
     )
     assert peak_demand.steady > 36  # 18/s x 2 s, staffed for the target wait
-    decision, _ = decide_auto(obs(), config, 1000, state, 10 * SLOT + 3 * SLOT - 60)
+    decision, _ = decide_auto(obs(), config, 1000, state, 12 * SLOT + 3 * SLOT - 60)
     assert decision.rule == "auto.scale_from_zero" and decision.predicted == peak_demand.steady
     assert "recurring" in decision.reason
     off = msgspec.structs.replace(config, predict=False)
-    decision, _ = decide_auto(obs(), off, 1000, state, 10 * SLOT + 3 * SLOT - 60)
+    decision, _ = decide_auto(obs(), off, 1000, state, 12 * SLOT + 3 * SLOT - 60)
     assert decision.desired == 0
 
 
-def test_no_floor_for_agents_that_follow_the_load() -> None:
-    """Agents that start in half a second are there before a queued task's wait runs out: the profile learns,
-    and the count follows the load itself, without idle agents on a floor."""
-    config, state = learned_peak(start_time=0.5)
-    assert state.profile.predict(10 * SLOT + 3 * SLOT) == 36
-    decision, _ = decide_auto(obs(start_time=0.5), config, 1000, state, 10 * SLOT + 3 * SLOT - 60)
+def test_no_floor_while_the_forecast_is_not_active() -> None:
+    """The profile learns, but until the forecast is judged to beat reacting (``sim/forecast.py``) the count
+    follows the load itself, without idle agents on a floor."""
+    config, state = learned_peak(start_time=0.5, active=False)
+    assert state.profile.predict(12 * SLOT + 3 * SLOT) == 36
+    decision, _ = decide_auto(obs(start_time=0.5), config, 1000, state, 12 * SLOT + 3 * SLOT - 60)
     assert (decision.desired, decision.predicted) == (0, 0)
+
+
+def test_the_floor_applies_to_fast_agents_too_when_active() -> None:
+    """Prediction no longer hinges on slow starts: an active forecast raises the floor for any pool."""
+    config, state = learned_peak(start_time=0.5)
+    decision, _ = decide_auto(obs(start_time=0.5), config, 1000, state, 12 * SLOT + 3 * SLOT - 60)
+    assert decision.predicted == 36
 
 
 # --- properties -----------------------------------------------------------------------------------------

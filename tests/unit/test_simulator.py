@@ -15,11 +15,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-import autoscale
 import traces
-from baselines import HpaLike, KedaLike, StaticPeak, peak_need
+from baselines import StaticPeak, peak_need
 
-from agentscaler.services.policy.sim.metrics import Metrics, measure, minutes_over, p95, p95_exceeds
+from agentscaler.services.policy.sim.metrics import measure, minutes_over, p95, p95_exceeds
 from agentscaler.services.policy.sim.simulate import PoolView, simulate
 from agentscaler.services.policy.sim.workload import Workload
 from agentscaler.shared.messages.decisions import Observation
@@ -199,66 +198,6 @@ def test_peak_need_counts_tasks_running_at_once() -> None:
     assert peak_need([], []) == 0
 
 
-@pytest.mark.parametrize(
-    ("current", "backlog", "expected"),
-    [
-        (10, 10, 10),
-        (20, 21, 20),  # 5% over: within the 10% tolerance
-        (10, 12, 12),
-        (20, 19, 20),  # 5% under: within the tolerance
-        (10, 5, 5),
-        (0, 3, 3),  # from zero: KEDA's activation
-        (0, 0, 0),
-        (4, 2000, 1000),  # capped at max_agents
-    ],
-)
-def test_hpa_recommendation(current: int, backlog: int, expected: int) -> None:
-    assert HpaLike(max_agents=1000).recommend(current, backlog) == expected
-
-
-def test_hpa_scales_up_at_once_and_down_to_the_highest_recommendation_of_the_last_300_s() -> None:
-    hpa = HpaLike(max_agents=1000)
-    # (now, current agents, backlog) -> desired
-    table = [
-        (0.0, 10, 20, 20),
-        (15.0, 20, 5, 20),  # recommends 5, but 20 was recommended within 300 s
-        (150.0, 20, 8, 20),
-        (300.0, 20, 5, 20),  # the recommendation at 0 is 300 s old: still in the window
-        (315.0, 20, 5, 8),  # now the highest in the window is 8 (at 150)
-        (450.0, 8, 0, 8),
-        (465.0, 8, 0, 5),
-        (765.0, 5, 0, 0),
-    ]
-    assert [hpa.step(now, current, backlog) for now, current, backlog, _ in table] == [row[3] for row in table]
-
-
-def test_keda_follows_the_backlog_and_scales_to_zero_after_the_cooldown() -> None:
-    keda = KedaLike(max_agents=50)
-    # (now, backlog) -> desired
-    table = [(0.0, 0, 0), (30.0, 7, 7), (60.0, 3, 3), (90.0, 0, 1), (330.0, 0, 1), (360.0, 0, 0), (420.0, 80, 50)]
-    assert [keda.step(now, backlog) for now, backlog, _ in table] == [row[2] for row in table]
-
-
-def test_every_policy_finishes_a_small_spiky_trace() -> None:
-    args = autoscale.parse_args(["--max-agents", "200"])
-    evaluation = autoscale.evaluate("spiky", Workload.from_tasks(traces.spiky(seed=3, scale=0.02)), args)
-    rows: list[Metrics] = evaluation.rows
-    assert [m.policy for m in rows] == [
-        autoscale.OURS,
-        autoscale.NO_PREDICTION,
-        "HPA-like",
-        "KEDA-like",
-        "static-peak",
-    ]
-    assert all(m.unfinished == 0 for m in rows)
-    assert evaluation.row("static-peak").actions == 1
-    lines = autoscale.goals(evaluation, periodic=False, start_delay=1.0, target_wait=5.0)
-    assert any(line.startswith("goal: slack") for line in lines)
-    [fast] = autoscale.goals(evaluation, periodic=True, start_delay=1.0, target_wait=5.0)[3:]
-    [slow] = autoscale.goals(evaluation, periodic=True, start_delay=10.0, target_wait=5.0)[3:]
-    assert "floor stays off" in fast and "floor stays off" not in slow
-
-
 # Traces.
 
 
@@ -267,6 +206,11 @@ GENERATORS: dict[str, Callable[[int], list[tuple[float, float]]]] = {
     "diurnal": lambda seed: traces.diurnal(seed, scale=0.02),
     "spiky": lambda seed: traces.spiky(seed, scale=0.05),
     "periodic": lambda seed: traces.periodic(seed, scale=0.02, days=2),
+    "short-period": lambda seed: traces.short_period(seed, scale=0.05, hours=1.0),
+    "weekly": lambda seed: traces.weekly(seed, scale=0.05, days=7, day=600.0),
+    "heavy-tail": lambda seed: traces.heavy_tail(seed, scale=0.1, hours=0.5),
+    "bursts": lambda seed: traces.bursts(seed, scale=0.05, hours=0.5),
+    "double-seasonal": lambda seed: traces.double_seasonal(seed, scale=0.05, hours=2.0),
 }
 
 
@@ -282,7 +226,7 @@ def test_generators_are_deterministic_per_seed_and_sorted(kind: str) -> None:
 def test_every_shipped_kind_has_a_generator() -> None:
     assert set(traces.GENERATORS) == set(GENERATORS)
     with pytest.raises(ValueError, match="unknown trace kind"):
-        traces.generate("weekly")
+        traces.generate("monthly")
 
 
 def test_a_written_trace_reads_back_the_same(tmp_path: Path) -> None:

@@ -7,20 +7,30 @@ Pure: the caller feeds the pool's latest observation and keeps the state it gets
    served does not hold agents) and the agents that start every queued task within the target wait; the
    p95 wait corrects it when tasks wait too long. Agents slower to start than the target wait come too
    late for a queued task, so for them the pool keeps the agents with which a task rarely waits past the
-   target (Erlang C).
+   target (Erlang C). The service time is remembered over ``SERVICE_MEMORY`` finishes, across quiet gaps:
+   early in a batch only its short tasks have finished, so the observed mean understates it and the batch
+   would be sized for tasks far shorter than its own; while the tasks in flight outnumber what the recent
+   finishes account for (``SKEWED_FINISHES``), the remembered service time sizes the pool if longer.
 2. **Prediction** (``profile.py``): where the load recurs at this time of the season, the learned level is
-   a floor for pools whose agents start too slowly to follow the load as it comes (``slow_start``). It only
-   ever adds agents, and the decision says when it did.
+   a floor once the load's period is detected and the forecast beat the reactive rules on the recorded load
+   (``Profile.active``, set by ``sim/forecast.py``). It only ever adds agents, and the decision says when it did.
 3. **Scale up at once**, by at most ``max_step_up`` per decision, past a tolerance band.
 4. **Scale down late**: to the highest count recommended over the scale-down window (at least
    ``DOWN_PER_START`` agent start times), and never below the agents busy right now (only idle agents go).
+   **But not later than worth it**: the window holds idle agents for tasks that may come, and an idle agent
+   no task comes for costs the whole window, at least three restarts. So once nothing queues and the window
+   since the last scale-up has passed, the pool keeps only its busy agents plus an agent for each task the
+   arrival rate (the latest, no higher than the smoothed one) brings within the window; a served burst lets
+   its idle agents go at once instead of on the higher counts its backlog and its rate recommended. Agents
+   slower to start than the target wait keep the window: a task queued for them misses the target.
 5. **Anti-flap**: a scale-up within ``flap_window`` of a scale-down is a flap (the scale-down was too
    early). Following noisy load costs a flap now and then, and a flap costs an agent start; a pool that
    flaps more than ``FLAP_ALLOWANCE`` times in ``FLAP_MEMORY`` flap windows is oscillating, and each flap
    beyond that doubles the scale-down window and widens the band it must clear.
 6. **Limits**: never above the pool's maximum or the hosts' room (what their memory, or their CPU up to
    ``CPU_CEILING``, fits); no scale-up while the host's CPU or I/O is saturated, or while the last scale-up
-   did not raise throughput (an upstream limit, such as a rate-limited API): the decision says which limit
+   did not raise throughput while at least as many tasks queued as agents were added (an upstream limit,
+   such as a rate-limited API; with fewer queued, the load bounds throughput): the decision says which limit
    held it. A pool with work and no agent always gets one (a CPU bound limits how many, never whether).
 """
 
@@ -28,6 +38,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+
+import msgspec
 
 from agentscaler.shared.capacity import CPU_CEILING
 from agentscaler.shared.messages.decisions import Observation
@@ -62,6 +74,12 @@ PLATEAU_EVIDENCE = 20.0
 count of tasks in a window, and chance moves a count by its square root: more than a small step in a small
 pool would. Judging such a step would cap a pool that is merely busy; under a real upstream limit the
 queue grows until the backlog asks for a step big enough to tell."""
+SKEWED_FINISHES = 2.0
+"""In-flight tasks beyond this many times those the recent finishes account for (throughput x their mean
+service time: Little's law) mean the finishes are the short tasks of a batch that just started, and their mean
+understates the service time: the remembered one sizes the pool instead."""
+SERVICE_MEMORY = 200.0
+"""Finished tasks over which the remembered service time averages (it outlasts quiet gaps: no finish, no change)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,8 @@ class AutoState:
     profile: Profile = field(default_factory=Profile)
     start_time: float = 0.0
     """Seconds the pool's agents took to start, as last measured (0: not yet)."""
+    service: float = 0.0
+    """The mean service time of the pool's tasks, remembered over ``SERVICE_MEMORY`` finishes (0: none yet)."""
     since: float | None = None
     """When this state began observing: a policy that just took a pool over (or restarted) waits a whole
     window before it scales down."""
@@ -132,14 +152,19 @@ def decide_auto(
 
     rate = _smoothed(state, obs, now, config.rate_smoothing)
     start = obs.start_time or state.start_time  # a pool at zero agents has none starting to measure
-    need = demand(obs, config, rate if obs.pending else min(rate, obs.arrival_rate), start)
+    arrivals = rate if obs.pending else min(rate, obs.arrival_rate)
+    service, remembered = _service_time(state, obs, now)
+    sized = obs if service == obs.service_time else msgspec.structs.replace(obs, service_time=service)
+    need = demand(sized, config, arrivals, start)
     done = _Finish(pool, current, now, config.flap_window, need.agents, need.steady)
-    profile = state.profile if state.profile.season == config.season else Profile(season=config.season)
+    profile = state.profile  # its season is the load's period, as detected (``sim/forecast.py``)
     profile = profile.observe(now, need.steady) if config.predict else profile
     ceiling = _live_ceiling(state.ceiling, now)
-    state = replace(state, profile=profile, ceiling=ceiling, rate=rate, rate_at=now, start_time=start)
+    state = replace(
+        state, profile=profile, ceiling=ceiling, rate=rate, rate_at=now, start_time=start, service=remembered
+    )
     state = _judge_probe(state, obs, now)
-    predicted = profile.predict(now) if config.predict and slow_start(start, config) else 0
+    predicted = profile.predict(now) if config.predict and profile.active else 0
     wanted, signal, reason = need.agents, need.signal, need.reason
     if predicted > wanted:
         wanted, signal = predicted, "predict"
@@ -162,14 +187,24 @@ def decide_auto(
         rule = "auto.scale_from_zero" if current == 0 else f"auto.{signal}"
         words = f"scale up {current} -> {step}: {reason}"
         if obs.pending > 0 and obs.throughput > 0 and state.probe is None:
-            state = replace(state, probe=Probe(current, step, obs.throughput, now, _settle(obs)))
+            # The throughput seen came from every agent that worked lately, draining and departed ones too: as
+            # many as it takes to finish that many tasks of that length (Little's law), not the count alone.
+            before = max(current, obs.in_flight, math.ceil(obs.throughput * obs.service_time - 1e-9))
+            state = replace(state, probe=Probe(before, step, obs.throughput, now, _settle(obs)))
         return done(step, rule, _with_limit(words, limit_note), state, predicted, limit)
 
     if target < current and now - since >= window:
         floor = max(recommendations[0][1], obs.busy, low)
+        why = f"the most recommended over the last {window:g} s"
+        settled = state.direction <= 0 or now - state.changed_at >= window
+        if settled and not obs.pending and not slow_start(start, config):
+            lean = max(obs.busy + math.ceil(arrivals * window - 1e-9), low)
+            if lean < floor:
+                floor = lean
+                why = f"no task is expected for the idle agents beyond {arrivals * window:.1f} within {window:g} s"
         if floor < current and (floor == 0 or current - floor >= max(1, current * tolerance)):
             words = (
-                f"scale down {current} -> {floor}: the most recommended over the last {window:g} s"
+                f"scale down {current} -> {floor}: {why}"
                 + (f" (anti-flap: {len(flaps)} quick re-scale-ups lately)" if penalty else "")
                 + (f"; {obs.busy} busy agents stay" if floor == obs.busy and obs.busy > 0 else "")
                 + f"; now {reason}"
@@ -214,8 +249,10 @@ def _judge_probe(state: AutoState, obs: Observation, now: float) -> AutoState:
     if probe is None or now - probe.at < probe.settle:
         return state
     state = replace(state, probe=None)
-    if obs.pending == 0 or obs.agents < probe.after or probe.before == 0:
-        return state  # the queue emptied or the agents are not all there: nothing to learn
+    if obs.pending < probe.after - probe.before or obs.agents < probe.after or probe.before == 0:
+        # The queue holds fewer tasks than the agents added (the load, not a limit, bounds throughput: a light
+        # load queues a task now and then), or the agents are not all there: nothing to learn.
+        return state
     expected = probe.after / probe.before - 1
     if expected < PLATEAU_PROBE or probe.throughput * expected * probe.settle < PLATEAU_EVIDENCE:
         return state  # too few extra tasks to tell a plateau from chance
@@ -228,6 +265,23 @@ def _judge_probe(state: AutoState, obs: Observation, now: float) -> AutoState:
         f"not adding more for {PLATEAU_HOLD:g} s"
     )
     return replace(state, ceiling=Ceiling(probe.after, now + PLATEAU_HOLD, reason))
+
+
+def _service_time(state: AutoState, obs: Observation, now: float) -> tuple[float, float]:
+    """The service time to size the pool with, and the remembered one after this observation.
+
+    The observation's is the mean of the tasks that finished lately. Early in a batch only its short tasks have
+    finished, so that mean understates the batch's; the in-flight tasks then outnumber what the finishes account
+    for (``SKEWED_FINISHES``) and the remembered service time, if longer, sizes the pool. Otherwise the
+    observation's is used and the memory moves towards it by the tasks finished since the last decision."""
+    s, memory = obs.service_time, state.service
+    if s <= 0:
+        return s, memory
+    if obs.in_flight > SKEWED_FINISHES * obs.throughput * s:
+        return max(s, memory), memory
+    finished = obs.throughput * (now - state.rate_at) if state.rate_at is not None and now > state.rate_at else 0.0
+    weight = 1.0 if memory <= 0 else 1 - math.exp(-finished / SERVICE_MEMORY)
+    return s, memory + weight * (s - memory)
 
 
 def _smoothed(state: AutoState, obs: Observation, now: float, tau: float) -> float:

@@ -34,8 +34,8 @@ OWN_AGENT_WAIT = 0.35
 agents``), every queued task gets an agent of its own instead of waiting for one to free up."""
 SLOW_START = 1.0
 """Share of the target wait: agents that take at least this long to start come too late for a queued task.
-For them the arrivals rule staffs the pool for the target wait on its own, and the learned load profile
-raises the floor ahead of recurring load (faster agents follow the load as it comes)."""
+For them the arrivals rule staffs the pool for the target wait on its own. (Prediction does not depend on it:
+the learned load profile raises the floor for any pool whose forecast beats the reactive rules, ``profile.py``.)"""
 SLOW_START_MISS = 0.02
 """For slow-starting agents: the chance a task may wait past the target (the target is a 95th percentile;
 the margin covers arrival rates that vary faster than the smoothing follows)."""

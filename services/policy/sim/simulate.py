@@ -17,8 +17,10 @@ Every policy runs in the same engine with the same rules, so that their figures 
   ``1 - (sum of service times) / agent-seconds``.
 - **Policy calls.** A policy is called at t = 0, then every ``period`` seconds of simulated time (on the grid
   ``k * period``), and, if it ``wakes_on_arrival``, also at once when a task arrives while the pool has no
-  non-draining agent (scale from zero). Its answer is the desired non-draining count, capped at ``max_agents``
-  and applied at once. A **scaling action** is a call whose answer differs from the previous one.
+  non-draining agent (scale from zero); and, if it has a ``next_call(now)`` method, also at the time that returns
+  when it is later than ``now`` (a policy whose count changes at arbitrary times, such as the oracle). Its answer
+  is the desired non-draining count, capped at ``max_agents`` and applied at once. A **scaling action** is a
+  call whose answer differs from the previous one.
 - **Observation.** A policy reading one (agentscaler's) gets: ``pending`` (arrived, not started), ``in_flight``
   (tasks on busy agents, draining ones included), ``agents`` (non-draining, starting ones included), ``busy``
   (non-draining agents running a task), ``arrival_rate`` over the last 10 s, ``service_time`` (the mean of the
@@ -79,7 +81,9 @@ class PoolView(Protocol):
 
 
 class SizingPolicy(Protocol):
-    """A scaling policy under test: asked for the desired agent count at its calls (see the module docstring)."""
+    """A scaling policy under test: asked for the desired agent count at its calls (see the module docstring).
+    A policy may also have a ``next_call(now) -> float`` method: the simulator then also calls it at the time
+    that returns, when it is later than ``now``."""
 
     name: str
     period: float
@@ -205,8 +209,12 @@ class Simulator:
         return self._result()
 
     def _next_call(self) -> float:
-        """The next grid call, or the next arrival if the policy wakes on one and no agent would take it."""
+        """The next grid call, or the next arrival if the policy wakes on one and no agent would take it, or the
+        call the policy asks for, whichever is soonest."""
         tick = self._next_tick * self.policy.period if self._next_tick else 0.0
+        asked = getattr(self.policy, "next_call", None)
+        if asked is not None and self._next_tick and (wanted := asked(self.now)) > self.now:
+            tick = min(tick, wanted)
         if self.policy.wakes_on_arrival and not self._free and self._arrived < len(self.workload):
             return min(tick, self.workload.arrivals[self._arrived])
         return tick

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.optimize import Trial
 from agentscaler.shared.messages.pools import AutoConfig
 
 from ..core.auto import AutoState, decide_auto
-from .metrics import measure
+from ..core.profile import Profile
+from .forecast import HISTORY, Recording, Verdict, adopt, assess, next_assessment
+from .metrics import Metrics, measure
 from .simulate import PoolView, simulate
 from .workload import Workload
 
 HOUR = 3600.0
+UNKNOWN_START = 1.0
+"""Seconds the judge's simulated agents take to start when the pool has not measured it."""
 
 
 @dataclass
@@ -22,7 +27,10 @@ class AutoPolicy:
     """agentscaler's auto policy as a simulator policy: ``decide_auto`` on the simulated pool's observation,
     every ``period`` seconds and at once when a task arrives at a pool with no agent. ``offset`` is added
     to the simulator's clock (0-based) to give the policy's: the epoch second the run stands for, so that
-    the load profile sees the real time of day."""
+    the load profile sees the real time of day.
+
+    Like the live service, it records its demand samples and judges from them, now and then, whether its load
+    profile predicts (``forecast.py``); ``assessing=False`` keeps the profile it was given (the judge's own runs)."""
 
     config: AutoConfig
     max_agents: int
@@ -33,14 +41,54 @@ class AutoPolicy:
     state: AutoState = field(default_factory=AutoState)
     rules: Counter[str] = field(default_factory=Counter)
     """How many times each rule changed the count."""
+    assessing: bool = True
+    verdicts: list[tuple[float, Verdict]] = field(default_factory=list)
+    """Each verdict on prediction, with the policy's time it was given."""
+    _recording: Recording | None = None
+    _due: float | None = None
 
     def decide(self, pool: PoolView, now: float) -> int:
-        decision, self.state = decide_auto(
-            pool.observation(), self.config, self.max_agents, self.state, now + self.offset
-        )
+        obs, at = pool.observation(), now + self.offset
+        decision, self.state = decide_auto(obs, self.config, self.max_agents, self.state, at)
         if decision.desired != pool.agents:
             self.rules[decision.rule] += 1
+        if self.assessing:
+            self._assess(obs, at, decision.steady)
         return decision.desired
+
+    def _assess(self, obs: Observation, at: float, steady: int) -> None:
+        """Record the demand sample and, when due, judge whether the profile predicts (as ``autopilot.py``)."""
+        if self._recording is None:
+            self._recording = Recording(keep=HISTORY * self.config.season)
+            self._due = at  # as the live service: at the first decision, then ``forecast.next_assessment``
+        self._recording.note(at, obs, steady)
+        if self._due is not None and at >= self._due:
+            judge = Judge(obs.start_time or UNKNOWN_START, self.max_agents, self.period)
+            verdict = assess(self._recording.samples, self.config, judge)
+            self.state = replace(self.state, profile=adopt(self.state.profile, verdict, self._recording.samples))
+            self.verdicts.append((at, verdict))
+            self._due = next_assessment(at, verdict)
+
+
+@dataclass(frozen=True)
+class Judge:
+    """Simulates the auto policy from a given profile, without judging it again: ``forecast.Run``."""
+
+    start_delay: float
+    max_agents: int
+    period: float = 1.0
+
+    def __call__(self, workload: Workload, config: AutoConfig, profile: Profile, offset: float) -> Metrics:
+        policy = AutoPolicy(
+            config,
+            self.max_agents,
+            period=self.period,
+            offset=offset,
+            state=AutoState(profile=profile),
+            assessing=False,
+        )
+        result = simulate(workload, policy, start_delay=self.start_delay, max_agents=self.max_agents)
+        return measure(result, workload, config.target_wait)
 
 
 @dataclass(frozen=True)
