@@ -4,9 +4,7 @@ history it learns from. The service owns the store and the events; this decides.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -18,6 +16,7 @@ from agentscaler.shared.messages.decisions import Observation
 from agentscaler.shared.messages.pools import PoolConfig
 from agentscaler.shared.messages.snapshots import HostSnapshot, PoolSnapshot
 
+from . import workers
 from .arrivals import Arrivals
 from .core.auto import AutoDecision, AutoState, decide_auto
 from .history import DemandRecorder, read_samples
@@ -191,8 +190,8 @@ class Autopilot:
 
 
 async def _in_a_process(fn: Callable[..., T], *args: Any) -> T:
-    """``fn(*args)`` in a fresh worker process (spawned, as ``optimize``'s workers are)."""
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    """``fn(*args)`` in a fresh simulating process (spawned at low priority, as ``optimize``'s workers are)."""
+    executor = workers.simulating(1)
     try:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
     finally:

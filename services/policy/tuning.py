@@ -4,9 +4,8 @@ worker processes, report (and optionally apply) the best found. The search itsel
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import random
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import structlog
 from nats.aio.client import Client
@@ -134,12 +133,7 @@ class Tuner:
     async def _search(self, search: Search, workloads: list[Workload], setup: Setup, pool: str) -> None:
         """Run ``search`` to its end, simulating each batch in the worker processes."""
         loop = asyncio.get_running_loop()
-        executor = ProcessPoolExecutor(
-            max_workers=self.settings.optimize_workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=workers.load,
-            initargs=(workloads, setup),
-        )
+        executor = workers.simulating(self.settings.optimize_workers, partial(workers.load, workloads, setup))
         try:
             while batch := search.next_batch():
                 search.record(await asyncio.gather(*(loop.run_in_executor(executor, workers.trial, c) for c in batch)))

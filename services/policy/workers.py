@@ -1,11 +1,14 @@
-"""The processes that simulate configurations for ``optimize``. Each is given the recorded load once, when it
-starts, and then simulates one configuration per call; it runs at low priority, so that the agents on the
-host keep the CPU they need."""
+"""The processes that simulate for the policy: ``optimize``'s configurations and auto mode's verdict on prediction.
+They are spawned and run at low priority (:func:`simulating`), so that the agents on the host keep the CPU they
+need. An ``optimize`` worker is given the recorded load once, when it starts, and then simulates one
+configuration per call."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import suppress
 
 from agentscaler.shared.messages.optimize import Trial
@@ -21,10 +24,25 @@ _loaded: list[tuple[Sequence[Workload], Setup]] = []
 """The load this process simulates, set once by :func:`load` (a process pool's initializer)."""
 
 
-def load(workloads: Sequence[Workload], setup: Setup) -> None:
-    """Keep ``workloads`` and ``setup`` for this process's trials, and lower its priority."""
+def simulating(processes: int, prepare: Callable[[], None] | None = None) -> ProcessPoolExecutor:
+    """A pool of ``processes`` spawned worker processes at low priority, each running ``prepare`` first."""
+    return ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start,
+        initargs=(prepare,),
+    )
+
+
+def _start(prepare: Callable[[], None] | None) -> None:
     with suppress(OSError):  # not allowed here: run at the same priority
         os.nice(NICE)
+    if prepare is not None:
+        prepare()
+
+
+def load(workloads: Sequence[Workload], setup: Setup) -> None:
+    """Keep ``workloads`` and ``setup`` for this process's trials."""
     _loaded[:] = [(workloads, setup)]
 
 
