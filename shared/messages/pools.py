@@ -51,16 +51,17 @@ class AutoConfig(Message, frozen=True, kw_only=True):
     must not move the count."""
     max_step_up: Annotated[int, msgspec.Meta(ge=1, le=MAX_AGENTS)] = 500
     """The most agents one decision adds."""
-    scale_down_window: Window = 10.0
+    scale_down_window: Window = 3.0
     """Seconds a lower count must be recommended throughout before the pool shrinks to it (at least three
-    times the agents' start time). Agents forked from a warm server start in milliseconds, so this can be
-    far shorter than an HPA's 300 s."""
+    times the agents' start time). Agents forked from a warm server start in well under a second, so this
+    can be far shorter than an HPA's 300 s: an idle agent held longer than a few starts costs more than
+    starting it again would."""
     tolerance: Share = 0.1
     """Relative change below which the count is left alone (no scaling on noise)."""
     flap_window: Window = 60.0
-    """A scale-up this soon (seconds) after a scale-down is a flap. Up to ten flaps in the last ten flap
-    windows are noise being followed; each one beyond doubles the scale-down window (up to 16 times) and
-    widens the tolerance a scale-down must clear."""
+    """A scale-up this soon (seconds) after a scale-down, and within twice the scale-down window in force, is a
+    flap. Up to ten flaps in the last ten flap windows are noise being followed; each one beyond doubles the
+    scale-down window (up to 16 times) and widens the tolerance a scale-down must clear."""
     predict: bool = True
     """Allow prediction: the policy finds the load's period in its history and raises the floor ahead of load
     that recurred at this time in earlier periods, whenever that forecast beats the reactive rules on the

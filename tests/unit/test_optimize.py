@@ -159,7 +159,7 @@ def test_a_cap_below_the_floor_is_not_tried() -> None:
 def test_changes_name_each_setting_that_differs() -> None:
     other = AutoConfig(scale_down_window=2.5, max_agents=33, predict=False)
     assert changes(AutoConfig(), other) == [
-        "max_agents pool max -> 33", "scale_down_window 10 -> 2.5", "predict True -> False",
+        "max_agents pool max -> 33", "scale_down_window 3 -> 2.5", "predict True -> False",
     ]  # fmt: skip
     assert changes(AutoConfig(), AutoConfig()) == []
 
@@ -215,9 +215,9 @@ def run_search(
 
 
 def bowl(c: AutoConfig) -> Trial:
-    """Made-up figures: cheapest at a scale-down window of 2.5 s and tolerance 0.2; waits grow as it gets
+    """Made-up figures: cheapest at a scale-down window of 0.75 s and tolerance 0.2; waits grow as it gets
     cheaper; a target wait above 5 s costs minutes over target."""
-    cost = 1000 + 40 * abs(math.log2(c.scale_down_window / 2.5)) + 500 * abs(c.tolerance - 0.2)
+    cost = 1000 + 40 * abs(math.log2(c.scale_down_window / 0.75)) + 500 * abs(c.tolerance - 0.2)
     return trial(c, agent_seconds=cost, minutes_over=int(c.target_wait > 5.0), p95_wait=10_000 / cost,
                  cost_per_hour=cost / 1000, peak=20)  # fmt: skip
 
@@ -226,16 +226,16 @@ def test_the_search_starts_with_the_current_settings_and_finds_the_best_of_its_g
     search, batches = run_search(AutoConfig(), bowl)
     assert batches[0] == [AutoConfig()]
     best = search.recommended()
-    assert best is not None and (best.config.scale_down_window, best.config.tolerance) == (2.5, 0.2)
+    assert best is not None and (best.config.scale_down_window, best.config.tolerance) == (0.75, 0.2)
     assert best.config.target_wait == 5.0  # the target is the operator's
-    assert changes(AutoConfig(), best.config) == ["scale_down_window 10 -> 2.5", "tolerance 0.1 -> 0.2"]
+    assert changes(AutoConfig(), best.config) == ["scale_down_window 3 -> 0.75", "tolerance 0.1 -> 0.2"]
     tried = [msgspec.json.encode(c) for batch in batches for c in batch]
     assert len(tried) == len(set(tried)) == len(search.trials)  # nothing simulated twice
     assert "fewer agent-seconds, minutes over target 0 -> 0" in search.note()
 
 
 def test_the_search_keeps_settings_that_are_already_the_best() -> None:
-    best = AutoConfig(scale_down_window=2.5, tolerance=0.2)
+    best = AutoConfig(scale_down_window=0.75, tolerance=0.2)
     search, _ = run_search(best, bowl)
     assert search.recommended() is not None and search.recommended().config == best  # type: ignore[union-attr]
     assert search.note().startswith("the current settings are the best found")

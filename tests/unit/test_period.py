@@ -7,7 +7,7 @@ import random
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agentscaler.services.policy.core.period import detect_period
@@ -43,12 +43,15 @@ def test_periods(name: str, rates: list[float], found: float | None) -> None:
     amplitude=st.floats(min_value=3.0, max_value=10.0),
     seed=st.integers(min_value=0, max_value=2**16),
 )
+@example(minutes=147, amplitude=3.0, seed=0)  # the hump's highest point one lag early: 145.9 found
 def test_a_planted_period_is_found_among_noise(minutes: int, amplitude: float, seed: int) -> None:
-    """A square wave of ``minutes`` per period, noise of sd 1, ten periods recorded: found within a point."""
+    """A square wave of ``minutes`` per period, noise of sd 1, ten periods recorded: found within a point and a
+    half. Noise can make the lag beside the true one the highest of the correlation's hump (one point), and the
+    parabola through it and its neighbours moves the estimate at most half a point either way."""
     rng = random.Random(seed)
     rates = [5 + (amplitude if (m % minutes) < minutes / 2 else 0) + rng.gauss(0, 1) for m in range(10 * minutes)]
     period = detect_period(rates, 60.0, 600.0, DAY)
-    assert period is not None and abs(period.seconds - 60 * minutes) <= 60
+    assert period is not None and abs(period.seconds - 60 * minutes) <= 1.5 * 60
 
 
 @settings(max_examples=25, deadline=None)

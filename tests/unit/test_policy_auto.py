@@ -189,13 +189,23 @@ def test_oscillating_lengthens_the_scale_down_window() -> None:
     downs = oscillate(FLAP_ALLOWANCE + 4)
     windows = [window_of(d) for d in downs]
     # the first scale-up is no flap, the next FLAP_ALLOWANCE are allowed, each one beyond doubles the window
-    assert windows == [10.0] * (FLAP_ALLOWANCE + 1) + [20.0, 40.0, 80.0]
+    w = CONFIG.scale_down_window
+    assert windows == [w] * (FLAP_ALLOWANCE + 1) + [2 * w, 4 * w, 8 * w]
     assert "anti-flap" in downs[-1].reason and "anti-flap" not in downs[FLAP_ALLOWANCE].reason
 
 
 def test_scaling_up_long_after_a_scale_down_is_no_flap() -> None:
     downs = oscillate(FLAP_ALLOWANCE + 4, gap=CONFIG.flap_window + 1)
     assert {window_of(d) for d in downs} == {CONFIG.scale_down_window}
+
+
+def test_a_scale_up_a_doubled_window_would_not_have_spared_is_no_flap() -> None:
+    """Tasks trickling in 20 s apart to a pool at zero: each wakes it, each scale-down is right (an idle agent
+    held 20 s costs more than the start it saves), and a window twice as long would not have kept the agent
+    anyway, so the window never grows."""
+    downs = oscillate(FLAP_ALLOWANCE + 4, gap=2 * CONFIG.scale_down_window + 1)
+    assert {window_of(d) for d in downs} == {CONFIG.scale_down_window}
+    assert not any("anti-flap" in d.reason for d in downs)
 
 
 def test_a_burst_served_does_not_hold_agents_on_its_rate() -> None:

@@ -8,7 +8,8 @@ from agentscaler.shared.messages.pools import AutoConfig
 
 from .test_policy_auto import obs, run
 
-CONFIG = AutoConfig()
+CONFIG = AutoConfig(scale_down_window=10.0)
+"""A window longer than the default, to tell the rule's release from the window's end."""
 
 
 def served_burst(after_rate: float, start_time: float = 0.0) -> dict[float, AutoDecision]:
@@ -19,7 +20,7 @@ def served_burst(after_rate: float, start_time: float = 0.0) -> dict[float, Auto
     steps = [(0.0, obs(pending=100, arrival_rate=10.0, start_time=start_time))]
     steps += [(float(t), obs(busy=100, arrival_rate=10.0, **common)) for t in range(1, 10)]
     steps += [(float(t), obs(busy=60, arrival_rate=after_rate, **common)) for t in range(10, 40)]
-    decisions, _ = run(steps, state=AutoState(rate=10.0, rate_at=-1.0))
+    decisions, _ = run(steps, CONFIG, state=AutoState(rate=10.0, rate_at=-1.0))
     return {now: d for (now, _), d in zip(steps, decisions, strict=True)}
 
 

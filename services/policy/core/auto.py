@@ -3,8 +3,9 @@
 Pure: the caller feeds the pool's latest observation and keeps the state it gets back. The rules:
 
 1. **Demand** (``demand.py``): the larger of Little's law on the arrival rate (smoothed over
-   ``rate_smoothing``; while nothing queues, no higher than the latest rate, so that a burst already
-   served does not hold agents) and the agents that start every queued task within the target wait; the
+   ``rate_smoothing`` and no higher than the latest rate, so that a burst already served neither holds
+   agents nor sizes the pool the next task wakes from zero) and the agents that start every queued task
+   within the target wait; the
    p95 wait corrects it when tasks wait too long. Agents slower to start than the target wait come too
    late for a queued task, so for them the pool keeps the agents with which a task rarely waits past the
    target (Erlang C). The service time is remembered over ``SERVICE_MEMORY`` finishes, across quiet gaps:
@@ -23,10 +24,14 @@ Pure: the caller feeds the pool's latest observation and keeps the state it gets
    arrival rate (the latest, no higher than the smoothed one) brings within the window; a served burst lets
    its idle agents go at once instead of on the higher counts its backlog and its rate recommended. Agents
    slower to start than the target wait keep the window: a task queued for them misses the target.
-5. **Anti-flap**: a scale-up within ``flap_window`` of a scale-down is a flap (the scale-down was too
-   early). Following noisy load costs a flap now and then, and a flap costs an agent start; a pool that
-   flaps more than ``FLAP_ALLOWANCE`` times in ``FLAP_MEMORY`` flap windows is oscillating, and each flap
-   beyond that doubles the scale-down window and widens the band it must clear.
+5. **Anti-flap**: a scale-up soon after a scale-down is a flap (the scale-down was too early): within
+   ``flap_window``, and within twice the scale-down window in force, since only a flap that a doubled window
+   would have spared says the window is too short. (Tasks trickling in to a pool at zero wake it now and then;
+   holding an agent through each gap would cost more than the starts, and is no cure the penalty should
+   apply, least of all to the next burst's hundreds of agents.) Following noisy load costs a flap now and
+   then, and a flap costs an agent start; a pool that flaps more than ``FLAP_ALLOWANCE`` times in
+   ``FLAP_MEMORY`` flap windows is oscillating, and each flap beyond that doubles the scale-down window and
+   widens the band it must clear.
 6. **Limits**: never above the pool's maximum or the hosts' room (what their memory, or their CPU up to
    ``CPU_CEILING``, fits); no scale-up while the host's CPU or I/O is saturated, or while the last scale-up
    did not raise throughput while at least as many tasks queued as agents were added (an upstream limit,
@@ -152,11 +157,14 @@ def decide_auto(
 
     rate = _smoothed(state, obs, now, config.rate_smoothing)
     start = obs.start_time or state.start_time  # a pool at zero agents has none starting to measure
-    arrivals = rate if obs.pending else min(rate, obs.arrival_rate)
+    arrivals = min(rate, obs.arrival_rate)
     service, remembered = _service_time(state, obs, now)
     sized = obs if service == obs.service_time else msgspec.structs.replace(obs, service_time=service)
     need = demand(sized, config, arrivals, start)
-    done = _Finish(pool, current, now, config.flap_window, need.agents, need.steady)
+    flaps = tuple(t for t in state.flaps if now - t < FLAP_MEMORY * config.flap_window)
+    penalty = min(MAX_PENALTY, max(0, len(flaps) - FLAP_ALLOWANCE))
+    window = max(config.scale_down_window, DOWN_PER_START * start) * 2**penalty
+    done = _Finish(pool, current, now, min(config.flap_window, 2 * window), need.agents, need.steady)
     profile = state.profile  # its season is the load's period, as detected (``sim/forecast.py``)
     profile = profile.observe(now, need.steady) if config.predict else profile
     ceiling = _live_ceiling(state.ceiling, now)
@@ -171,9 +179,6 @@ def decide_auto(
         reason = f"the load recurring at this time needed {predicted} (learned over earlier seasons); now {reason}"
     target, limit, limit_note = _limited(wanted, low, high, current, obs, state.ceiling)
 
-    flaps = tuple(t for t in state.flaps if now - t < FLAP_MEMORY * config.flap_window)
-    penalty = min(MAX_PENALTY, max(0, len(flaps) - FLAP_ALLOWANCE))
-    window = max(config.scale_down_window, DOWN_PER_START * start) * 2**penalty
     tolerance = min(0.5, config.tolerance * (1 + penalty))  # for scaling down: a scale-up answers work
     recommendations = _running_max(state.recommendations, now, target, window)
     since = now if state.since is None else state.since
