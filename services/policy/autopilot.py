@@ -22,7 +22,7 @@ from .core.auto import AutoDecision, AutoState, decide_auto
 from .history import DemandRecorder, read_samples
 from .observe import observation
 from .settings import PolicySettings
-from .sim.forecast import HISTORY, OFF, Verdict, adopt, assess, next_assessment
+from .sim.forecast import HISTORY, OFF, Verdict, adopt, assess, at_once, next_assessment
 from .sim.trial import UNKNOWN_START, Judge
 
 log = structlog.get_logger()
@@ -166,7 +166,7 @@ class Autopilot:
                 samples = await read_samples(self.nc.jetstream(), config.name, now - HISTORY * config.auto.season)
                 start = self.start_time(config.name) or UNKNOWN_START
                 judge = Judge(start, config.max_agents)
-                verdict = await _in_a_process(assess, samples, config.auto, judge)
+                verdict = at_once(samples, config.auto) or await _in_a_process(assess, samples, config.auto, judge)
         except Exception as exc:  # the history is an aid: deciding goes on without prediction
             verdict = Verdict(False, f"inactive: could not judge the history ({exc})")
             log.warning("could not judge the prediction", pool=config.name, error=str(exc))

@@ -7,7 +7,16 @@ from functools import cache
 import pytest
 
 from agentscaler.services.policy.core.profile import Profile
-from agentscaler.services.policy.sim.forecast import Recording, Verdict, adopt, assess, next_assessment, rate_series
+from agentscaler.services.policy.sim.forecast import (
+    SHORTEST,
+    Recording,
+    Verdict,
+    adopt,
+    assess,
+    at_once,
+    next_assessment,
+    rate_series,
+)
 from agentscaler.services.policy.sim.trial import Judge
 from agentscaler.shared.messages.decisions import DemandSample, Observation
 from agentscaler.shared.messages.pools import AutoConfig
@@ -61,6 +70,27 @@ def test_a_recurring_peak_that_slow_agents_miss_turns_prediction_on() -> None:
 def test_no_prediction(config: AutoConfig, history: list[DemandSample], why: str) -> None:
     verdict = assess(history, config, SLOW)
     assert not verdict.active and verdict.why.startswith(why), verdict.why
+
+
+@pytest.mark.parametrize(
+    ("config", "history"),
+    [
+        (AutoConfig(predict=False), samples(3, peak=4.0)),
+        (AutoConfig(), []),
+        (AutoConfig(), samples(2 * SHORTEST / 3600 - 1 / 120, peak=4.0)),  # 30 s short of two shortest periods
+    ],
+)
+def test_the_verdicts_that_need_no_simulation_are_given_at_once(
+    config: AutoConfig, history: list[DemandSample]
+) -> None:
+    """The live service judges these without a worker process: the same verdict ``assess`` reaches."""
+    quick = at_once(history, config)
+    assert quick is not None and quick == assess(history, config, SLOW)
+
+
+def test_a_history_that_may_hold_a_period_is_left_to_the_search() -> None:
+    assert at_once(samples(2 * SHORTEST / 3600, peak=4.0), AutoConfig()) is None
+    assert at_once(samples(3, peak=4.0), AutoConfig()) is None
 
 
 def test_a_forecast_that_does_not_pay_stays_off() -> None:

@@ -66,13 +66,28 @@ class Verdict:
 OFF = Verdict(False, "off by setting")
 
 
-def assess(samples: Sequence[DemandSample], config: AutoConfig, run: Run) -> Verdict:
-    """Whether the profile should predict for ``config``'s pool, judged on its recorded ``samples``."""
+def at_once(samples: Sequence[DemandSample], config: AutoConfig) -> Verdict | None:
+    """The verdict when it takes no search and no simulation, else None: prediction off by setting, or a
+    history too short to hold two of the shortest periods looked for. (The live service then spares itself
+    the worker process that judging takes.) ``assess`` gives the same verdict in these cases."""
     if not config.predict:
         return OFF
-    usable = sorted((s for s in samples if s.interval and s.arrived is not None), key=lambda s: s.at)
+    usable = _usable(samples)
     if len(usable) < 2:
         return Verdict(False, "inactive: too little history to look for a period")
+    rates, step = rate_series(usable)
+    span = len(rates) * step
+    if span < 2 * SHORTEST:
+        return Verdict(False, f"inactive: no period in the {_span(span)} of history")
+    return None
+
+
+def assess(samples: Sequence[DemandSample], config: AutoConfig, run: Run) -> Verdict:
+    """Whether the profile should predict for ``config``'s pool, judged on its recorded ``samples``."""
+    quick = at_once(samples, config)
+    if quick is not None:
+        return quick
+    usable = _usable(samples)
     rates, step = rate_series(usable)
     span = len(rates) * step
     found = detect_period(rates, step, SHORTEST, config.season)
@@ -135,6 +150,11 @@ def rate_series(samples: Sequence[DemandSample]) -> tuple[list[float], float]:
         middle = s.at - (s.interval or 0.0) / 2 - origin
         counts[min(len(counts) - 1, max(0, int(middle / step)))] += s.arrived or 0
     return [c / step for c in counts], step
+
+
+def _usable(samples: Sequence[DemandSample]) -> list[DemandSample]:
+    """The samples that record arrivals over an interval, in time order."""
+    return sorted((s for s in samples if s.interval and s.arrived is not None), key=lambda s: s.at)
 
 
 def _span(seconds: float) -> str:
